@@ -1,0 +1,83 @@
+# entropycam build. Out of tree into $(BUILD); `make help` lists the targets.
+SHARED ?= ../shared
+BUILD  ?= build
+export ENTROPYCAM_SHARED := $(abspath $(SHARED))
+
+CXX      ?= g++
+CXXFLAGS ?= -O3 -march=native -DNDEBUG
+CXXFLAGS += -std=c++17 -fopenmp -Wall -Wextra -I. -isystem /usr/include/eigen3 -isystem /usr/include/stb -MMD -MP
+LDFLAGS  += -fopenmp
+LDLIBS   += -lpthread
+
+LIB_SRCS   := $(wildcard nn/*.cpp cam/*.cpp weights/*.cpp api/*.cpp)
+CLI_SRCS   := $(wildcard cli/*.cpp)
+TEST_SRCS  := $(wildcard tests/*.cpp)
+BENCH_SRCS := $(wildcard bench/*.cpp)
+
+LIB_OBJS   := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+CLI_OBJS   := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJS  := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+
+LIB   := $(BUILD)/libentropycam.a
+CLI   := $(BUILD)/entropycam
+TESTS := $(BUILD)/entropycam_tests
+BENCH := $(BUILD)/entropycam_bench
+
+# The Debian packages the build needs; `make deps` installs them.
+DEB_PACKAGES := g++ make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev
+HEADERS_OK := $(shell test -f /usr/include/eigen3/Eigen/Core -a -f /usr/include/stb/stb_image.h \
+                        -a -f /usr/include/stb/stb_image_write.h -a -f /usr/include/doctest/doctest.h && echo yes)
+
+.PHONY: all test bench deps clean help check-deps weights demo
+all: $(LIB) $(CLI)
+
+help:
+	@echo "make            library and $(CLI)"
+	@echo "make test       build and run the doctest suite (needs SHARED=$(SHARED))"
+	@echo "make bench      Google Benchmark kernels and model passes"
+	@echo "make deps       install the Debian packages: $(DEB_PACKAGES)"
+	@echo "make clean      remove $(BUILD)"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "all build dependencies are installed"; fi
+
+check-deps:
+ifneq ($(HEADERS_OK),yes)
+	@echo "entropycam: build dependencies are missing (Eigen 3, stb, doctest headers); run 'make deps'" >&2; exit 1
+endif
+
+$(BUILD)/obj/%.o: %.cpp | check-deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
+
+$(TESTS): $(TEST_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDLIBS)
+
+test: $(TESTS) $(CLI)
+	@test -d "$(ENTROPYCAM_SHARED)" || { echo "entropycam: shared data not found at $(ENTROPYCAM_SHARED); set SHARED=DIR (ENTROPYCAM_SHARED for the test binary)" >&2; exit 1; }
+	ENTROPYCAM_CLI=$(abspath $(CLI)) $(TESTS) $(TEST_ARGS)
+
+$(BENCH): $(BENCH_OBJS) $(LIB)
+	@test -f /usr/include/benchmark/benchmark.h || { echo "entropycam: Google Benchmark headers missing; run 'make deps'" >&2; exit 1; }
+	$(CXX) $(LDFLAGS) -o $@ $(BENCH_OBJS) $(LIB) -lbenchmark $(LDLIBS)
+
+bench: $(BENCH)
+	$(BENCH) $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)

@@ -1,0 +1,11 @@
+// Concatenation along the last (channel) dimension. Backward accumulates (+=) each slice into its input.
+#pragma once
+#include <cstdint>
+
+namespace ec {
+
+// Row p of the output is the rows p of every input placed side by side; inputs[i] has widths[i] values a row.
+void concat_forward(float* out, const float* const* inputs, const int* widths, int count, int64_t rows);
+void concat_backward(float* const* d_inputs, const float* d_out, const int* widths, int count, int64_t rows);
+
+}  // namespace ec

@@ -1,0 +1,16 @@
+// Whole-file reading with a size limit, and atomic writing (temporary name + rename) so that an interrupted
+// run never leaves a half-written output file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ec {
+
+// Throws Error("PATH: ...") if the file is missing, unreadable, or larger than max_bytes.
+std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes);
+// Writes to PATH.tmp.<pid>.<n> in the same directory, then renames over PATH. Throws Error on failure.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+
+}  // namespace ec

@@ -1,0 +1,58 @@
+// Shapes and dense float32 tensors. Activations are NHWC; dimension 0 is always the batch.
+// A Tensor owns its data; model parameters may instead point into a mapped weight file (see graph.h).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ec {
+
+// Every error the library raises: one line that names the problem.
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+constexpr int kMaxRank = 4;
+// Largest element count any one tensor may have (1 Gi floats = 4 GiB); shape products are checked against it.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 30;
+
+struct Shape {
+    int rank = 0;
+    int dim[kMaxRank] = {1, 1, 1, 1};
+
+    Shape() = default;
+    Shape(std::initializer_list<int> dims);
+    int operator[](int i) const { return dim[i]; }
+    int& operator[](int i) { return dim[i]; }
+    // Product of the dimensions; throws Error if a dimension is negative or the product exceeds kMaxTensorElements.
+    int64_t numel() const;
+    bool operator==(const Shape& o) const;
+    bool operator!=(const Shape& o) const { return !(*this == o); }
+    std::string str() const;  // "[1,224,224,3]"
+    // NHWC accessors for rank-4 shapes.
+    int n() const { return dim[0]; }
+    int h() const { return dim[1]; }
+    int w() const { return dim[2]; }
+    int c() const { return dim[rank - 1]; }
+    Shape with_batch(int n) const { Shape s = *this; s.dim[0] = n; return s; }
+};
+
+struct Tensor {
+    Shape shape;
+    std::vector<float> data;
+
+    Tensor() = default;
+    explicit Tensor(const Shape& s) : shape(s), data(size_t(s.numel()), 0.0f) {}
+    Tensor(const Shape& s, std::vector<float> values);
+    int64_t numel() const { return int64_t(data.size()); }
+    float* ptr() { return data.data(); }
+    const float* ptr() const { return data.data(); }
+    float& operator[](int64_t i) { return data[size_t(i)]; }
+    float operator[](int64_t i) const { return data[size_t(i)]; }
+    // Resizes to s, keeping capacity (no allocation once a run has seen its largest shape); contents unspecified.
+    void reshape_storage(const Shape& s);
+    void fill(float v);
+};
+
+}  // namespace ec

@@ -1,0 +1,41 @@
+// Helpers shared by the tests: where ../shared is, and comparisons that print the max difference.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "nn/tensor.h"
+
+namespace ec::test {
+
+// Path of a file under the shared data folder named by ENTROPYCAM_SHARED (the Makefile sets it from SHARED).
+// Fails the test, naming the variable, when it is not set or the folder is missing: never a silent skip.
+inline std::string shared_path(const std::string& rel) {
+    const char* root = std::getenv("ENTROPYCAM_SHARED");
+    REQUIRE_MESSAGE(root != nullptr, "ENTROPYCAM_SHARED is not set: run the tests through `make test` or set it to the shared data folder");
+    return std::string(root) + "/" + rel;
+}
+
+inline float max_abs(const float* a, int64_t n) {
+    float m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i]));
+    return m;
+}
+
+inline float max_abs_diff(const float* a, const float* b, int64_t n) {
+    float m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+// Checks |got - want| <= rel_tol * max|want| elementwise and prints the max difference either way.
+inline void check_close_rel_max(const std::string& what, const float* got, const float* want, int64_t n, float rel_tol) {
+    float scale = std::max(max_abs(want, n), 1e-30f);
+    float diff = max_abs_diff(got, want, n);
+    INFO(what << ": max |diff| = " << diff << ", max |ref| = " << scale << ", rel = " << diff / scale << " (tol " << rel_tol << ")");
+    CHECK(diff <= rel_tol * scale);
+}
+
+}  // namespace ec::test
