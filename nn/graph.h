@@ -71,7 +71,7 @@ struct TensorInfo {
 };
 
 struct Node {
-    OpKind op;
+    OpKind op = OpKind::Relu;
     std::string name;
     std::vector<int> inputs;  // tensor ids
     std::vector<int> params;  // param ids; -1 for an absent optional one

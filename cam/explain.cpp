@@ -1,0 +1,116 @@
+#include "cam/explain.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace ec {
+
+std::vector<float> softmax_row(const Tensor& logits, int n) {
+    const int k = logits.shape[logits.shape.rank - 1];
+    const float* row = logits.ptr() + int64_t(n) * k;
+    const double top = *std::max_element(row, row + k);
+    std::vector<double> e(static_cast<size_t>(k));
+    double sum = 0;
+    for (int i = 0; i < k; ++i) sum += e[i] = std::exp(double(row[i]) - top);
+    std::vector<float> p(static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) p[i] = float(e[i] / sum);
+    return p;
+}
+
+std::vector<int> top_k(const Tensor& logits, int n, int k) {
+    const int classes = logits.shape[logits.shape.rank - 1];
+    const float* row = logits.ptr() + int64_t(n) * classes;
+    std::vector<int> idx(static_cast<size_t>(classes));
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::min(k, classes);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                      [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+    idx.resize(size_t(k));
+    return idx;
+}
+
+void check_cam_target(const Graph& g, int tensor) {
+    if (tensor < 0 || size_t(tensor) >= g.tensors.size()) throw Error("CAM target: no tensor id " + std::to_string(tensor));
+    const TensorInfo& t = g.tensors[tensor];
+    if (t.shape.rank != 4)
+        throw Error("layer '" + t.name + "' has shape " + t.shape.str() + ": a CAM target must be a 4-D NHWC tensor");
+    if (t.producer < 0) throw Error("layer '" + t.name + "' is the graph input, not a feature map");
+}
+
+namespace {
+
+bool is_global_pool(const Graph& g, const Node& node) {
+    if (node.op == OpKind::GlobalAvgPool) return true;
+    const Shape& out = g.tensors[node.output].shape;
+    return node.op == OpKind::AvgPool && out.rank == 4 && out.h() == 1 && out.w() == 1;
+}
+
+}  // namespace
+
+int default_cam_target(const Graph& g, int logits) {
+    std::vector<char> feeds_global_pool(g.tensors.size(), 0);
+    for (const Node& node : g.nodes)
+        if (is_global_pool(g, node)) feeds_global_pool[node.inputs[0]] = 1;
+    // Walk back from the logits so tensors on side branches that do not reach them are never chosen.
+    std::vector<char> reaches(g.tensors.size(), 0);
+    reaches[logits] = 1;
+    for (size_t i = g.nodes.size(); i-- > 0;)
+        if (reaches[g.nodes[i].output])
+            for (int t : g.nodes[i].inputs) reaches[t] = 1;
+    for (size_t i = g.nodes.size(); i-- > 0;) {
+        const Node& node = g.nodes[i];
+        const Shape& s = g.tensors[node.output].shape;
+        if ((node.op == OpKind::Relu || node.op == OpKind::Relu6) && s.rank == 4 && int64_t(s.h()) * s.w() > 1 &&
+            reaches[node.output] && !feeds_global_pool[node.output])
+            return node.output;
+    }
+    throw Error("the model has no non-negative 4-D feature map before its global pooling; name a layer with --layer");
+}
+
+std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
+                                      const std::vector<int>& classes, const ExplainOptions& options) {
+    check_cam_target(g, options.target);
+    std::vector<CamMethod> methods = options.methods;
+    if (methods.empty()) methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
+    const int n = input.shape[0];
+    if (int(classes.size()) != n)
+        throw Error("explain: " + std::to_string(classes.size()) + " classes given for a batch of " + std::to_string(n));
+
+    forward(g, s, {&input});
+    const Tensor& out = s.values[logits];
+    const int k = out.shape[out.shape.rank - 1];
+    std::vector<ImageExplanation> result(static_cast<size_t>(n));
+    std::vector<int> cls(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        cls[i] = classes[i] < 0 ? top_k(out, i, 1)[0] : classes[i];
+        if (cls[i] >= k) throw Error("class " + std::to_string(cls[i]) + " is out of range: the model has outputs 0.." + std::to_string(k - 1));
+        result[i].cls = cls[i];
+        result[i].logit = out[int64_t(i) * k + cls[i]];
+        result[i].prob = softmax_row(out, i)[size_t(cls[i])];
+        result[i].methods = methods;
+    }
+
+    const bool need_gradient = std::any_of(methods.begin(), methods.end(), cam_method_needs_gradient);
+    if (need_gradient) {
+        // One backward for the whole batch: row i seeds d logit[i, cls_i]; rows do not mix in a CNN.
+        BackwardRequest req;
+        req.from = logits;
+        req.seed = one_hot_seed(out.shape, cls);
+        req.stop_at = {options.target};
+        backward(g, s, req);
+    }
+    const Tensor& act = s.values[options.target];
+    for (int i = 0; i < n; ++i) {
+        FeatureMapView a = image_view(act, i);
+        FeatureMapView grad;
+        if (need_gradient) {
+            grad = image_view(s.grads[options.target], i);
+            result[i].gradient_constant = gradient_is_spatially_constant(grad);
+        }
+        for (CamMethod m : methods) result[i].results.push_back(compute_cam(m, a, grad, options.cam));
+    }
+    return result;
+}
+
+}  // namespace ec

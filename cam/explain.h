@@ -1,0 +1,49 @@
+// The explain pipeline on a graph: ONE forward pass, ONE backward pass from the explained logit down to the
+// target tensor (skipped when only Feature Entropy-CAM is asked for), then every requested CAM method on the
+// target activation and its gradient. Works on a batch: row n explains class classes[n].
+// Returns raw maps; ReLU, normalisation, upsampling and rendering are the caller's separate steps.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cam/cam_methods.h"
+#include "nn/graph.h"
+
+namespace ec {
+
+struct ExplainOptions {
+    int target = -1;                  // tensor id of the CAM target: any 4-D tensor of the graph
+    std::vector<CamMethod> methods;   // empty = all five, in the poster's order
+    CamOptions cam;
+};
+
+struct ImageExplanation {
+    int cls = -1;        // the explained output index
+    float logit = 0;     // its pre-softmax logit (the score whose gradient the CAMs use)
+    float prob = 0;      // its softmax probability
+    std::vector<CamMethod> methods;
+    std::vector<CamResult> results;      // one per method, same order
+    bool gradient_constant = false;      // the degeneracy of method.md at this target (see cam_methods.h)
+};
+
+// classes[n] is the output index to explain for batch row n; -1 means the row's top-1 class. Throws Error for
+// a class out of range or a target that is not 4-D.
+std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
+                                      const std::vector<int>& classes, const ExplainOptions& options);
+
+// Softmax probabilities of row n of a [N, K] logits value (computed in double, max-subtracted).
+std::vector<float> softmax_row(const Tensor& logits, int n);
+// The k best output indices of row n, by descending logit (ties: lower index first).
+std::vector<int> top_k(const Tensor& logits, int n, int k);
+
+// Throws Error naming the tensor and its shape unless it is a 4-D tensor with spatial size, fit as a CAM target.
+void check_cam_target(const Graph& g, int tensor);
+
+// The default CAM target of a classifier, by a rule that needs no data: the LAST tensor that is
+//  - 4-D with H*W > 1 and produced by Relu or Relu6 (non-negative, like the conv outputs CAMs were made for),
+//  - and not consumed by a global pooling (GlobalAvgPool, or an AvgPool whose output is 1x1), where the
+//    gradient would be constant over space and the methods would coincide (method.md, degeneracies).
+// Throws Error when the graph has no such tensor.
+int default_cam_target(const Graph& g, int logits);
+
+}  // namespace ec
