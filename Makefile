@@ -9,7 +9,7 @@ CXXFLAGS += -std=c++17 -fopenmp -Wall -Wextra -I. -isystem /usr/include/eigen3 -
 LDFLAGS  += -fopenmp
 LDLIBS   += -lpthread
 
-LIB_SRCS   := $(wildcard nn/*.cpp cam/*.cpp weights/*.cpp api/*.cpp)
+LIB_SRCS   := $(filter-out api/example.cpp,$(wildcard nn/*.cpp cam/*.cpp weights/*.cpp api/*.cpp))
 CLI_SRCS   := $(wildcard cli/*.cpp)
 TEST_SRCS  := $(wildcard tests/*.cpp)
 BENCH_SRCS := $(wildcard bench/*.cpp)
@@ -23,6 +23,8 @@ LIB   := $(BUILD)/libentropycam.a
 CLI   := $(BUILD)/entropycam
 TESTS := $(BUILD)/entropycam_tests
 BENCH := $(BUILD)/entropycam_bench
+# The README's embedding example (api/example.cpp), built and run by the tests.
+EXAMPLE := $(BUILD)/embed_example
 
 # The Debian packages the build needs; `make deps` installs them.
 DEB_PACKAGES := g++ make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev
@@ -37,6 +39,7 @@ help:
 	@echo "make test       build and run the doctest suite (needs SHARED=$(SHARED))"
 	@echo "make bench      Google Benchmark kernels and model passes"
 	@echo "make deps       install the Debian packages: $(DEB_PACKAGES)"
+	@echo "make weights    convert the TFLite models into $(BUILD)/weights/*.ecw (downloads them if SHARED has none)"
 	@echo "make clean      remove $(BUILD)"
 
 deps:
@@ -66,9 +69,12 @@ $(CLI): $(CLI_OBJS) $(LIB)
 $(TESTS): $(TEST_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDLIBS)
 
-test: $(TESTS) $(CLI)
+$(EXAMPLE): $(BUILD)/obj/api/example.o $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: $(TESTS) $(CLI) $(EXAMPLE)
 	@test -d "$(ENTROPYCAM_SHARED)" || { echo "entropycam: shared data not found at $(ENTROPYCAM_SHARED); set SHARED=DIR (ENTROPYCAM_SHARED for the test binary)" >&2; exit 1; }
-	ENTROPYCAM_CLI=$(abspath $(CLI)) $(TESTS) $(TEST_ARGS)
+	ENTROPYCAM_CLI=$(abspath $(CLI)) ENTROPYCAM_EXAMPLE=$(abspath $(EXAMPLE)) $(TESTS) $(TEST_ARGS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB)
 	@test -f /usr/include/benchmark/benchmark.h || { echo "entropycam: Google Benchmark headers missing; run 'make deps'" >&2; exit 1; }
@@ -76,6 +82,15 @@ $(BENCH): $(BENCH_OBJS) $(LIB)
 
 bench: $(BENCH)
 	$(BENCH) $(BENCH_ARGS)
+
+# $(BUILD)/weights/NAME.ecw for every $(SHARED)/models/NAME.tflite; without that folder, the models are
+# downloaded (sha256-checked) into $(BUILD)/models first.
+weights: $(CLI)
+	@models="$(SHARED)/models"; \
+	if [ ! -d "$$models" ]; then models="$(BUILD)/models"; weights/fetch_models.sh "$$models" || exit 1; fi; \
+	mkdir -p "$(BUILD)/weights" && for m in "$$models"/*.tflite; do \
+	  $(CLI) convert "$$m" "$(BUILD)/weights/$$(basename "$$m" .tflite).ecw" --labels "$$models/imagenet_labels.txt" || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

@@ -36,6 +36,8 @@ void check_cam_target(const Graph& g, int tensor) {
     if (t.shape.rank != 4)
         throw Error("layer '" + t.name + "' has shape " + t.shape.str() + ": a CAM target must be a 4-D NHWC tensor");
     if (t.producer < 0) throw Error("layer '" + t.name + "' is the graph input, not a feature map");
+    if (int64_t(t.shape.h()) * t.shape.w() < 2)
+        throw Error("layer '" + t.name + "' has shape " + t.shape.str() + ": a 1x1 map has no spatial extent to explain");
 }
 
 namespace {

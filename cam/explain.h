@@ -36,7 +36,7 @@ std::vector<float> softmax_row(const Tensor& logits, int n);
 // The k best output indices of row n, by descending logit (ties: lower index first).
 std::vector<int> top_k(const Tensor& logits, int n, int k);
 
-// Throws Error naming the tensor and its shape unless it is a 4-D tensor with spatial size, fit as a CAM target.
+// Throws Error naming the tensor and its shape unless it is a 4-D feature map with more than one position.
 void check_cam_target(const Graph& g, int tensor);
 
 // The default CAM target of a classifier, by a rule that needs no data: the LAST tensor that is

@@ -14,6 +14,12 @@ namespace {
 
 // One line per subcommand (each defined in cli/cmd_<name>.cpp); the last entry ends the table.
 const CommandInfo kCommands[] = {
+    {"convert", cmd_convert, "convert a TFLite model into an entropycam weight file"},
+    {"classify", cmd_classify, "top-K classes of images"},
+    {"layers", cmd_layers, "list a model's tensors and the ones a CAM can target"},
+    {"explain", cmd_explain, "CAM overlays, raw maps and the grid figure for images"},
+    {"evaluate", cmd_evaluate, "faithfulness and localisation metrics of the CAMs and baselines"},
+    {"summarize", cmd_summarize, "merge evaluate CSVs (e.g. shards) into one table"},
     {nullptr, nullptr, nullptr},
 };
 

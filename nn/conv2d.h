@@ -2,6 +2,12 @@
 // equal to input channels). Filters are HWIO: [kernel_h, kernel_w, in_channels / groups, out_channels]; the
 // output channels of group g are [g * out_c / groups, (g + 1) * out_c / groups).
 // Backward functions ACCUMULATE (+=) into their outputs, so a tensor used twice gets the sum of both gradients.
+//
+// The fast kernels (conv2d.cpp) pick one of three paths from the geometry:
+//   pointwise  1x1, stride 1, no padding, groups 1: one GEMM [N*H*W, in_c] x [in_c, out_c]
+//   depthwise  groups == in_c (one input channel per group, any multiplier): direct loops, channels innermost
+//   im2col     everything else: im2col per image and group into the caller's scratch, then a GEMM
+// They never allocate; the naive reference (conv2d_reference.cpp) transcribes the formula and is their oracle.
 #pragma once
 #include <cstddef>
 
@@ -19,11 +25,18 @@ struct ConvGeometry {
     int groups = 1;
 };
 
-// Floats of scratch memory the fast kernels need for this geometry (for im2col); the caller owns it.
+// Throws Error naming the geometry if a size is non-positive, a pad negative, or groups does not divide
+// in_c and out_c. Every kernel below calls it (a few integer comparisons).
+void check_conv_geometry(const ConvGeometry& g);
+
+// Floats of scratch memory the fast kernels need for this geometry (for im2col); the caller owns it. The size
+// does not depend on the batch. 0 for the pointwise and depthwise paths (scratch may then be null).
 size_t conv2d_scratch_floats(const ConvGeometry& g);
 
-// out[n,y,x,o] = bias[o] + sum_{ky,kx,i} in[n, y*s_h + ky*d_h - pad_top, x*s_w + kx*d_w - pad_left, i] * filter[ky,kx,i,o]
-// (input outside the image reads 0). bias may be null. Overwrites out.
+// out[n,y,x,o] = bias[o] + sum_{ky,kx,i} in[n, y*s_h + ky*d_h - pad_top, x*s_w + kx*d_w - pad_left, g*C_g + i]
+//                                         * filter[ky,kx,i,o]
+// with g = o / (out_c / groups), C_g = in_c / groups (input outside the image reads 0). bias may be null.
+// Overwrites out.
 void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
                     float* scratch);
 // d_in += conv2d^T(d_out): the gradient with respect to the input.
@@ -38,6 +51,13 @@ void conv2d_forward_reference(float* out, const float* in, const float* filter, 
                               const ConvGeometry& g);
 void conv2d_backward_input_reference(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g);
 void conv2d_backward_filter_reference(float* d_filter, float* d_bias, const float* d_out, const float* in,
+                                      const ConvGeometry& g);
+// The same reference loops in double, for the finite-difference gradient checks of the tests.
+void conv2d_forward_reference(double* out, const double* in, const double* filter, const double* bias,
+                              const ConvGeometry& g);
+void conv2d_backward_input_reference(double* d_in, const double* d_out, const double* filter,
+                                     const ConvGeometry& g);
+void conv2d_backward_filter_reference(double* d_filter, double* d_bias, const double* d_out, const double* in,
                                       const ConvGeometry& g);
 
 }  // namespace ec

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -16,6 +17,12 @@ inline std::string shared_path(const std::string& rel) {
     const char* root = std::getenv("ENTROPYCAM_SHARED");
     REQUIRE_MESSAGE(root != nullptr, "ENTROPYCAM_SHARED is not set: run the tests through `make test` or set it to the shared data folder");
     return std::string(root) + "/" + rel;
+}
+
+inline bool shared_file_exists(const std::string& rel) {
+    FILE* f = std::fopen(shared_path(rel).c_str(), "rb");
+    if (f) std::fclose(f);
+    return f != nullptr;
 }
 
 inline float max_abs(const float* a, int64_t n) {

@@ -1,0 +1,301 @@
+// `entropycam evaluate`: faithfulness and localisation metrics (method.md) of every CAM method and the two
+// baselines, per input, as CSV rows (written whole, one write() per input, so an interrupted run can
+// --resume), then a Markdown table of means with 95 % confidence intervals (or --json).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "cam/evaluate.h"
+#include "cam/explain.h"
+#include "cam/metrics_baselines.h"
+#include "cam/postprocess.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/eval_inputs.h"
+#include "cli/eval_table.h"
+#include "cli/paths.h"
+#include "nn/file_util.h"
+#include "weights/model.h"
+
+namespace ec::cli {
+namespace {
+
+const char* kUsage =
+    "usage: entropycam evaluate [--model M] [--layer NAME] [--methods all|LIST] [--metrics LIST] [--steps N]\n"
+    "         [--class-from top1|labels.csv] [--masks DIR] [--csv FILE] [--json] [--shard I/N] [--resume] INPUT|DIR...\n"
+    "Scores each CAM method (map: raw -> ReLU -> min-max -> bilinear upsampling to the input size) and the\n"
+    "baselines by the softmax probability of the explained class, and prints a Markdown table: one row per\n"
+    "method, mean ± 95 % confidence interval over images (1.96 * sd / sqrt(n)) per metric, and the image count.\n"
+    "  --model M       model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
+    "  --layer NAME    CAM target tensor (see `entropycam layers`); default: the model's default layer\n"
+    "  --methods       all (default: the five CAMs, center, random) or a comma list of gradcam, hirescam,\n"
+    "                  respondcam, gradentropycam, featentropycam, center, random\n"
+    "  --metrics       comma list of deletion, insertion, drop (Average Drop %), increase (Increase in\n"
+    "                  Confidence %), pointing (energy pointing game, needs --masks); default: all\n"
+    "  --steps N       Deletion/Insertion steps, ceil(H*W/N) pixels each (default 50; RISE: 224)\n"
+    "  --class-from    top1 (default: the top-1 class on the clean image) or a CSV with columns file and\n"
+    "                  imagenet_index (e.g. imagenet-dev/labels.csv; +1 for 1001-output models)\n"
+    "  --masks DIR     object masks (non-zero = object) for the pointing game. The mask of input STEM.ext is\n"
+    "                  the first image in DIR named STEM.*, else STEM_mask.*, else (when STEM is P_<digits>)\n"
+    "                  P_mask_<digits>.*; it is resized to the input (nearest neighbour). Inputs that are the\n"
+    "                  mask of another input are not evaluated.\n"
+    "  --csv FILE      one row per (input, method) with every metric; appended and flushed per input\n"
+    "  --resume        keep FILE's rows and skip what it already holds (a partial last line is dropped)\n"
+    "  --shard I/N     evaluate every N-th input from the I-th (0-based); `entropycam summarize` merges CSVs\n"
+    "  --json          print rows and summary as one JSON document instead of the table\n"
+    "Directories are expanded to their image files (.jpg .jpeg .png .bmp .gif .tga), sorted. The random\n"
+    "baseline is seeded with the input's 0-based position in the full, unsharded input list.\n";
+
+struct Shard {
+    int index = 0, count = 1;
+};
+
+Shard parse_shard(const std::string& s) {
+    Shard sh;
+    char extra = 0;
+    if (std::sscanf(s.c_str(), "%d/%d%c", &sh.index, &sh.count, &extra) != 2 || sh.count < 1 || sh.index < 0 ||
+        sh.index >= sh.count)
+        throw UsageError("--shard takes I/N with 0 <= I < N, got '" + s + "'");
+    return sh;
+}
+
+std::vector<std::string> parse_methods(const std::string& text) {
+    if (text == "all") return default_method_order();
+    std::vector<std::string> out;
+    for (const std::string& m : split_list(text, "--methods")) {
+        if (m != "center" && m != "random") {
+            try { parse_cam_method(m); } catch (const Error& e) {
+                throw UsageError(std::string(e.what()) + "; or the baselines center, random");
+            }
+        }
+        if (std::find(out.begin(), out.end(), m) != out.end()) throw UsageError("--methods lists '" + m + "' twice");
+        out.push_back(m);
+    }
+    return out;
+}
+
+void write_all(int fd, const std::string& text, const std::string& path) {
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+        done += size_t(n);
+    }
+}
+
+// Opens the CSV for appending. With resume, reads the rows already there (after dropping a partial last line,
+// the trace of a killed run); otherwise truncates. Writes the header into an empty file.
+int open_csv(const std::string& path, bool resume, std::vector<EvalRow>& existing) {
+    struct stat st;
+    if (resume && ::stat(path.c_str(), &st) == 0) {
+        std::vector<uint8_t> bytes = read_file_bytes(path, kMaxTextFileBytes);
+        size_t keep = bytes.size();
+        while (keep > 0 && bytes[keep - 1] != '\n') --keep;
+        if (keep != bytes.size()) {
+            std::fprintf(stderr, "entropycam evaluate: %s: dropping a partial last line (%zu bytes) of an interrupted run\n",
+                         path.c_str(), bytes.size() - keep);
+            if (::truncate(path.c_str(), off_t(keep)) != 0)
+                throw Error(path + ": cannot truncate the partial last line (" + std::strerror(errno) + ")");
+        }
+        if (keep > 0) existing = eval_rows_from_csv(parse_csv(std::string(bytes.begin(), bytes.begin() + long(keep)), path), path);
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC), 0644);
+    if (fd < 0) throw Error(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+    if (::fstat(fd, &st) == 0 && st.st_size == 0) {
+        std::string header;
+        for (const std::string& h : eval_csv_header()) header += (header.empty() ? "" : ",") + h;
+        write_all(fd, header + "\n", path);
+    }
+    return fd;
+}
+
+std::string duration(double seconds) {
+    char buf[32];
+    const long s = std::lround(seconds);
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%lds", s);
+    return buf;
+}
+
+// Progress with an ETA on stderr, once the run has taken more than a second: one updating line on a
+// terminal, otherwise a line per input.
+struct Progress {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    bool tty = ::isatty(2);
+    bool printed = false;
+    void update(size_t done, size_t total, const std::string& name) {
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (t < 1.0 && !printed) return;
+        printed = true;
+        const double eta = done ? t / double(done) * double(total - done) : 0;
+        std::fprintf(stderr, "%sevaluate: %zu/%zu inputs, %s elapsed, ETA %s (%s)%s", tty ? "\r\033[K" : "", done,
+                     total, duration(t).c_str(), duration(eta).c_str(), name.c_str(), tty ? "" : "\n");
+        std::fflush(stderr);
+    }
+    void finish() {
+        if (printed && tty) std::fputc('\n', stderr);
+    }
+};
+
+}  // namespace
+
+int cmd_evaluate(const std::vector<std::string>& argv) {
+    Args a = parse_args(argv, {"--model", "--layer", "--methods", "--metrics", "--steps", "--class-from", "--masks",
+                               "--csv", "--shard"},
+                        {"--json", "--resume", "--help"});
+    if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
+    if (a.positional.empty()) throw UsageError("no INPUT given");
+    const std::vector<std::string> methods = parse_methods(a.get("--methods", "all"));
+    bool want[kEvalMetricCount] = {};
+    if (a.has("--metrics")) {
+        for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) want[parse_eval_metric(m)] = true;
+    } else {
+        std::fill(std::begin(want), std::end(want), true);
+        want[kPointing] = a.has("--masks");
+    }
+    if (want[kPointing] && !a.has("--masks")) throw UsageError("the pointing metric needs --masks DIR");
+    const int steps = a.get_int("--steps", kDefaultCurveSteps, 1, 1 << 24);
+    const Shard shard = a.has("--shard") ? parse_shard(a.get("--shard")) : Shard{};
+    const std::string class_from = a.get("--class-from", "top1");
+    const std::string csv_path = a.get("--csv");
+    if (a.has("--resume") && csv_path.empty()) throw UsageError("--resume needs --csv FILE");
+
+    // ---- Check everything before the long run starts. ----
+    Model model = load_model(resolve_model(a.get("--model", "mobilenet_v2_1.0_224_quant")));
+    const Graph& g = model.graph;
+    ExplainOptions explain_opt;
+    explain_opt.target = a.has("--layer") ? g.tensor(a.get("--layer")) : default_cam_target(g, model.logits);
+    check_cam_target(g, explain_opt.target);
+    for (const std::string& m : methods)
+        if (m != "center" && m != "random") explain_opt.methods.push_back(parse_cam_method(m));
+    const std::string layer = g.tensors[size_t(explain_opt.target)].name;
+    const int height = model.preprocessing.height, width = model.preprocessing.width;
+    const int outputs = g.tensors[size_t(model.logits)].shape[1];
+    if (int64_t(steps) > int64_t(height) * width)
+        throw UsageError("--steps " + std::to_string(steps) + " exceeds the " + std::to_string(height * width) +
+                         " pixels of the input");
+
+    std::vector<std::string> inputs = expand_inputs(a.positional);
+    std::vector<std::string> masks(inputs.size());
+    if (a.has("--masks")) {
+        struct stat st;
+        const std::string dir = a.get("--masks");
+        if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error(dir + ": --masks must be a folder");
+        const std::vector<std::string> mask_files = expand_inputs({dir});
+        for (size_t i = 0; i < inputs.size(); ++i) masks[i] = find_mask(inputs[i], mask_files);
+        // A folder of inputs may hold the masks too: they are not inputs.
+        std::vector<std::string> kept_inputs, kept_masks;
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            bool is_mask = false;
+            for (const std::string& m : masks) is_mask = is_mask || (!m.empty() && same_file(m, inputs[i]));
+            if (!is_mask) { kept_inputs.push_back(inputs[i]); kept_masks.push_back(masks[i]); }
+        }
+        inputs.swap(kept_inputs);
+        masks.swap(kept_masks);
+    }
+    if (inputs.empty()) throw Error("no input images found in " + a.positional[0]);
+    std::vector<size_t> todo;  // positions in the full list: this shard's
+    for (size_t i = size_t(shard.index); i < inputs.size(); i += size_t(shard.count)) todo.push_back(i);
+    std::vector<int> requested_class(inputs.size(), -1);
+    if (class_from != "top1") {
+        const std::map<std::string, int> truth = read_ground_truth(class_from);
+        for (size_t i : todo) requested_class[i] = ground_truth_class(truth, inputs[i], outputs, class_from);
+    }
+
+    std::vector<EvalRow> existing;
+    const int fd = csv_path.empty() ? -1 : open_csv(csv_path, a.has("--resume"), existing);
+    std::set<std::string> done;  // input + '\n' + method, for this layer
+    for (const EvalRow& r : existing) {
+        if (r.model != model.name || r.steps != steps || r.class_from != class_from)
+            throw Error(csv_path + ": holds rows of another run (model " + r.model + ", " + std::to_string(r.steps) +
+                        " steps, class from " + r.class_from + "); use another --csv or the same options");
+        if (r.layer == layer) done.insert(r.input + "\n" + r.method);
+    }
+
+    std::fprintf(stderr, "entropycam evaluate: %zu of %zu inputs%s, layer %s, %zu methods, %d steps\n", todo.size(),
+                 inputs.size(), shard.count > 1 ? (" (shard " + a.get("--shard") + ")").c_str() : "", layer.c_str(),
+                 methods.size(), steps);
+    EvaluateOptions eval_opt;
+    eval_opt.steps = steps;
+    eval_opt.deletion = want[kDeletion];
+    eval_opt.insertion = want[kInsertion];
+    eval_opt.average_drop = want[kAverageDrop] || want[kIncrease];
+    bool warned_constant = false;
+
+    Session session;
+    std::vector<EvalRow> new_rows;
+    Progress progress;
+    for (size_t t = 0; t < todo.size(); ++t) {
+        const size_t i = todo[t];
+        std::vector<std::string> pending;
+        for (const std::string& m : methods)
+            if (!done.count(inputs[i] + "\n" + m)) pending.push_back(m);
+        if (pending.empty()) continue;
+
+        const LoadedInput in = load_input(inputs[i], model.preprocessing);
+        const ClassScore clean = score_clean(g, session, model.logits, in.input, requested_class[i]);
+        ExplainOptions opt = explain_opt;
+        opt.methods.clear();
+        for (const std::string& m : pending)
+            if (m != "center" && m != "random") opt.methods.push_back(parse_cam_method(m));
+        std::vector<ImageExplanation> ex;
+        if (!opt.methods.empty()) ex = explain(g, session, model.logits, in.input, {clean.cls}, opt);
+        if (!ex.empty() && ex[0].gradient_constant && !warned_constant) {
+            warned_constant = true;
+            std::fprintf(stderr, "entropycam evaluate: warning: at layer '%s' the gradient is constant over space (global "
+                         "pooling follows): Grad-CAM, HiResCAM and Respond-CAM coincide and Grad Entropy-CAM "
+                         "degenerates\n", layer.c_str());
+        }
+        std::vector<Heatmap> maps;
+        size_t cam = 0;
+        for (const std::string& m : pending) {
+            if (m == "center") maps.push_back(center_baseline(height, width));
+            else if (m == "random") maps.push_back(random_baseline(height, width, uint64_t(i)));
+            else maps.push_back(postprocess_cam(ex[0].results[cam++].raw, height, width));
+        }
+        Mask mask;
+        if (!masks[i].empty() && want[kPointing]) mask = resize_mask_nearest(load_mask(masks[i]), height, width);
+        const std::vector<MapScores> scores =
+            evaluate_maps(g, session, model.logits, in.input, clean, maps, mask.h ? &mask : nullptr, eval_opt);
+
+        std::string lines;
+        for (size_t m = 0; m < pending.size(); ++m) {
+            const MapScores& sc = scores[m];
+            EvalRow r{inputs[i], long(i), model.name, layer, steps, class_from, pending[m], clean.cls,
+                      label_of(model, clean.cls), clean.prob, sc.prob_masked, {}};
+            r.metric[kDeletion] = sc.deletion_auc;
+            r.metric[kInsertion] = sc.insertion_auc;
+            r.metric[kAverageDrop] = sc.average_drop;
+            r.metric[kIncrease] = sc.increase;
+            r.metric[kPointing] = sc.pointing;
+            for (int k = 0; k < kEvalMetricCount; ++k)
+                if (!want[k]) r.metric[k] = std::nan("");
+            if (!want[kAverageDrop] && !want[kIncrease]) r.prob_masked = std::nan("");
+            round_row(r);
+            lines += eval_csv_line(r);
+            new_rows.push_back(r);
+        }
+        if (fd >= 0) write_all(fd, lines, csv_path);  // every row of this input in one write: never half an input
+        progress.update(t + 1, todo.size(), file_stem(inputs[i]));
+    }
+    progress.finish();
+    if (fd >= 0 && ::close(fd) != 0) throw Error(csv_path + ": cannot close (" + std::strerror(errno) + ")");
+
+    // The table covers the whole CSV (earlier rows of a resumed run too), read back as summarize reads it.
+    std::vector<EvalRow> rows = csv_path.empty() ? new_rows : eval_rows_from_csv(read_csv(csv_path), csv_path);
+    sort_eval_rows(rows, default_method_order());
+    std::fputs(a.has("--json") ? eval_json(rows).c_str() : eval_markdown(rows).c_str(), stdout);
+    return kExitOk;
+}
+
+}  // namespace ec::cli

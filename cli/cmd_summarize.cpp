@@ -1,0 +1,46 @@
+// `entropycam summarize`: merges per-image CSVs of `entropycam evaluate` (e.g. the shards of one run) into the
+// table evaluate prints, built by the same code from the rows in the same order, so the merged shards give
+// exactly the unsharded table.
+#include <cstdio>
+#include <set>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/eval_table.h"
+#include "nn/tensor.h"
+#include "nn/text_io.h"
+
+namespace ec::cli {
+namespace {
+
+const char* kUsage =
+    "usage: entropycam summarize [--json] CSV...\n"
+    "Merges the CSVs of `entropycam evaluate --csv` (e.g. one per --shard) and prints the Markdown table of\n"
+    "evaluate: per model, layer and steps one row per method, mean ± 95 % confidence interval over images\n"
+    "(1.96 * sd / sqrt(n)) per metric, and the image count. A row (input, model, layer, method) may appear once.\n"
+    "  --json   print rows and summary as one JSON document instead\n";
+
+}  // namespace
+
+int cmd_summarize(const std::vector<std::string>& argv) {
+    Args a = parse_args(argv, {}, {"--json", "--help"});
+    if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
+    if (a.positional.empty()) throw UsageError("no CSV given");
+    std::vector<EvalRow> rows;
+    std::set<std::string> seen;
+    for (const std::string& path : a.positional) {
+        for (EvalRow& r : eval_rows_from_csv(read_csv(path), path)) {
+            const std::string key = r.input + "\n" + r.model + "\n" + r.layer + "\n" + std::to_string(r.steps) + "\n" +
+                                    r.class_from + "\n" + r.method;
+            if (!seen.insert(key).second)
+                throw Error(path + ": a second row for input " + r.input + ", method " + r.method + ", layer " + r.layer +
+                            " (overlapping shards?)");
+            rows.push_back(std::move(r));
+        }
+    }
+    sort_eval_rows(rows, default_method_order());
+    std::fputs(a.has("--json") ? eval_json(rows).c_str() : eval_markdown(rows).c_str(), stdout);
+    return kExitOk;
+}
+
+}  // namespace ec::cli

@@ -1,0 +1,36 @@
+// What `entropycam evaluate` needs to know about each input besides its pixels: its object mask (for the
+// energy pointing game) and its ground-truth class from a labels.csv.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cam/metrics.h"
+
+namespace ec::cli {
+
+// The mask of an input with file stem S, among `mask_files` (the image files of the --masks folder), is the
+// first file (in sorted order) whose stem is, by priority:
+//   1. S itself (a folder of masks named like the images; never the input file itself),
+//   2. S_mask                         (bird_segmentation.bmp    -> bird_segmentation_mask.bmp),
+//   3. P_mask_D when S is P_D and D is all digits, a size suffix
+//                                     (dog_segmentation_256.bmp -> dog_segmentation_mask_256.bmp).
+// Returns "" when none matches.
+std::string find_mask(const std::string& input, const std::vector<std::string>& mask_files);
+
+// Reads a mask image: a pixel is object when any of its channels is non-zero. Error naming the file otherwise.
+Mask load_mask(const std::string& path);
+
+// True when a and b name the same existing file (after resolving links and relative paths).
+bool same_file(const std::string& a, const std::string& b);
+
+// Ground-truth classes from a CSV with columns `file` and `imagenet_index` (like imagenet-dev/labels.csv):
+// file name (no folder) -> ImageNet index 0..999.
+std::map<std::string, int> read_ground_truth(const std::string& path);
+// The output index of `input`'s ground-truth class for a model with `outputs` logits: the ImageNet index, plus
+// 1 for a 1001-output model (index 0 = background). Error when the file is not listed or the model has
+// neither 1000 nor 1001 outputs.
+int ground_truth_class(const std::map<std::string, int>& truth, const std::string& input, int outputs,
+                       const std::string& labels_path);
+
+}  // namespace ec::cli

@@ -1,0 +1,49 @@
+// ReLU and ReLU6, forward and backward, as one template instantiated for float (the product) and double (the
+// gradient checks). The derivative is 0 at the kinks (x = 0, x = 6): the strict comparisons below say so.
+#include "nn/activation.h"
+
+#include <algorithm>
+
+namespace ec {
+namespace {
+
+// Element counts below this run on one thread: starting a parallel region costs more than the loop.
+constexpr int64_t kParallelMin = int64_t(1) << 15;
+
+template <typename T>
+void relu_forward_t(T* out, const T* in, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) out[i] = std::max(in[i], T(0));
+}
+
+template <typename T>
+void relu_backward_t(T* d_in, const T* d_out, const T* in, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) d_in[i] += in[i] > T(0) ? d_out[i] : T(0);
+}
+
+template <typename T>
+void relu6_forward_t(T* out, const T* in, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) out[i] = std::min(std::max(in[i], T(0)), T(6));
+}
+
+template <typename T>
+void relu6_backward_t(T* d_in, const T* d_out, const T* in, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) d_in[i] += (in[i] > T(0) && in[i] < T(6)) ? d_out[i] : T(0);
+}
+
+}  // namespace
+
+void relu_forward(float* out, const float* in, int64_t n) { relu_forward_t(out, in, n); }
+void relu_backward(float* d_in, const float* d_out, const float* in, int64_t n) { relu_backward_t(d_in, d_out, in, n); }
+void relu6_forward(float* out, const float* in, int64_t n) { relu6_forward_t(out, in, n); }
+void relu6_backward(float* d_in, const float* d_out, const float* in, int64_t n) { relu6_backward_t(d_in, d_out, in, n); }
+
+void relu_forward(double* out, const double* in, int64_t n) { relu_forward_t(out, in, n); }
+void relu_backward(double* d_in, const double* d_out, const double* in, int64_t n) { relu_backward_t(d_in, d_out, in, n); }
+void relu6_forward(double* out, const double* in, int64_t n) { relu6_forward_t(out, in, n); }
+void relu6_backward(double* d_in, const double* d_out, const double* in, int64_t n) { relu6_backward_t(d_in, d_out, in, n); }
+
+}  // namespace ec

@@ -1,0 +1,240 @@
+// Fast convolution kernels (float32, OpenMP, no intrinsics, no allocation). Three paths, chosen from the geometry
+// alone (see conv2d.h): pointwise (one GEMM), depthwise (direct loops in conv2d_depthwise.cpp) and im2col + GEMM
+// for everything else; the GEMMs are nn/gemm.h (tiled Eigen products). Each path is tested against the naive
+// loops of conv2d_reference.cpp on a sweep of awkward shapes (tests/test_conv2d.cpp).
+#include "nn/conv2d.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "nn/conv2d_coords.h"
+#include "nn/conv2d_depthwise.h"
+#include "nn/gemm.h"
+#include "nn/tensor.h"
+
+namespace ec {
+namespace {
+
+enum class ConvPath { Pointwise, Depthwise, Im2col };
+
+ConvPath choose_path(const ConvGeometry& g) {
+    if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
+        g.pad_left == 0 && g.groups == 1 && g.out_h == g.in_h && g.out_w == g.in_w)
+        return ConvPath::Pointwise;
+    if (g.groups == g.in_c) return ConvPath::Depthwise;  // one input channel per group, out_c = in_c * multiplier
+    return ConvPath::Im2col;
+}
+
+// Work (multiply-adds or copies) below this runs on one thread: starting a parallel region costs more.
+constexpr int64_t kParallelMin = int64_t(1) << 15;
+
+// A row-major matrix operand of gemm(): rows x cols, rows `stride` floats apart.
+GemmInput matrix(const float* data, int64_t rows, int64_t cols, int64_t stride, bool transpose = false) {
+    return GemmInput{data, rows, cols, stride, transpose};
+}
+
+// out[p, c] += bias[c] for every row p.
+void add_bias_rows(float* out, const float* bias, int64_t rows, int channels) {
+    if (!bias) return;
+#pragma omp parallel for schedule(static) if (rows * channels >= kParallelMin)
+    for (int64_t p = 0; p < rows; ++p) {
+        float* row = out + p * channels;
+#pragma omp simd
+        for (int c = 0; c < channels; ++c) row[c] += bias[c];
+    }
+}
+
+// d_bias[c] += sum_p d_out[p, c].
+void accumulate_bias_gradient(float* d_bias, const float* d_out, int64_t rows, int channels) {
+    for (int64_t p = 0; p < rows; ++p) {
+        const float* row = d_out + p * channels;
+#pragma omp simd
+        for (int c = 0; c < channels; ++c) d_bias[c] += row[c];
+    }
+}
+
+// ---------------------------------------------------------------- pointwise: one GEMM over every pixel
+// out[P, O] = in[P, I] x filter[I, O], with P = batch * h * w rows (NHWC is already this row-major matrix).
+
+void pointwise_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g) {
+    const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
+    gemm(out, g.out_c, matrix(in, pixels, g.in_c, g.in_c), matrix(filter, g.in_c, g.out_c, g.out_c), false);
+    add_bias_rows(out, bias, pixels, g.out_c);
+}
+
+// d_in += d_out x filter^T
+void pointwise_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g) {
+    const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
+    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), true);
+}
+
+// d_filter += in^T x d_out
+void pointwise_backward_filter(float* d_filter, const float* d_out, const float* in, const ConvGeometry& g) {
+    const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
+    gemm(d_filter, g.out_c, matrix(in, pixels, g.in_c, g.in_c, true), matrix(d_out, pixels, g.out_c, g.out_c), true);
+}
+
+// ---------------------------------------------------------------- im2col + GEMM
+// For image n and group grp, the patch matrix col[P, K] has one row per output pixel (P = out_h * out_w) and
+// K = kernel_h * kernel_w * C_g columns in HWIO order (ky, kx, i), so the group's filter is the [K, out_c / groups]
+// column block of the filter seen as a row-major [K, out_c] matrix, and out = col x filter.
+
+int64_t patch_size(const ConvGeometry& g) { return int64_t(g.kernel_h) * g.kernel_w * (g.in_c / g.groups); }
+
+// col[p, (ky, kx, i)] = in_image[iy, ix, grp * C_g + i], or 0 where the tap falls in the padding.
+void im2col(float* col, const float* in_image, const ConvGeometry& g, int grp) {
+    const int in_per_group = g.in_c / g.groups;
+    const int64_t k = patch_size(g);
+#pragma omp parallel for schedule(dynamic) if (int64_t(g.out_h) * g.out_w * k >= kParallelMin)
+    for (int oy = 0; oy < g.out_h; ++oy)
+        for (int ox = 0; ox < g.out_w; ++ox) {
+            float* row = col + (int64_t(oy) * g.out_w + ox) * k;
+            for (int ky = 0; ky < g.kernel_h; ++ky) {
+                const int iy = conv_input_coord(oy, ky, g.stride_h, g.dilation_h, g.pad_top);
+                for (int kx = 0; kx < g.kernel_w; ++kx) {
+                    const int ix = conv_input_coord(ox, kx, g.stride_w, g.dilation_w, g.pad_left);
+                    float* dst = row + (int64_t(ky) * g.kernel_w + kx) * in_per_group;
+                    if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+                        std::fill(dst, dst + in_per_group, 0.0f);
+                    else
+                        std::memcpy(dst, in_image + (int64_t(iy) * g.in_w + ix) * g.in_c + grp * in_per_group,
+                                    sizeof(float) * size_t(in_per_group));
+                }
+            }
+        }
+}
+
+// The transpose of im2col, accumulating: d_in_image[iy, ix, grp * C_g + i] += every col entry that copied it.
+// Written as a gather over input pixels so threads own disjoint rows of d_in.
+void col2im_accumulate(float* d_in_image, const float* col, const ConvGeometry& g, int grp) {
+    const int in_per_group = g.in_c / g.groups;
+    const int64_t k = patch_size(g);
+#pragma omp parallel for schedule(dynamic) if (int64_t(g.out_h) * g.out_w * k >= kParallelMin)
+    for (int iy = 0; iy < g.in_h; ++iy)
+        for (int ix = 0; ix < g.in_w; ++ix) {
+            float* __restrict dx = d_in_image + (int64_t(iy) * g.in_w + ix) * g.in_c + grp * in_per_group;
+            for (int ky = 0; ky < g.kernel_h; ++ky) {
+                const int oy = conv_output_coord(iy, ky, g.stride_h, g.dilation_h, g.pad_top, g.out_h);
+                if (oy < 0) continue;
+                for (int kx = 0; kx < g.kernel_w; ++kx) {
+                    const int ox = conv_output_coord(ix, kx, g.stride_w, g.dilation_w, g.pad_left, g.out_w);
+                    if (ox < 0) continue;
+                    const float* __restrict src =
+                        col + (int64_t(oy) * g.out_w + ox) * k + (int64_t(ky) * g.kernel_w + kx) * in_per_group;
+                    for (int i = 0; i < in_per_group; ++i) dx[i] += src[i];
+                }
+            }
+        }
+}
+
+void im2col_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
+                    float* col) {
+    const int out_per_group = g.out_c / g.groups;
+    const int64_t k = patch_size(g), pixels = int64_t(g.out_h) * g.out_w;
+    for (int n = 0; n < g.batch; ++n) {
+        float* out_image = out + int64_t(n) * pixels * g.out_c;
+        for (int grp = 0; grp < g.groups; ++grp) {
+            im2col(col, in + int64_t(n) * g.in_h * g.in_w * g.in_c, g, grp);
+            gemm(out_image + grp * out_per_group, g.out_c, matrix(col, pixels, k, k),
+                 matrix(filter + grp * out_per_group, k, out_per_group, g.out_c), false);
+        }
+        add_bias_rows(out_image, bias, pixels, g.out_c);
+    }
+}
+
+// d_col = d_out x filter^T, then col2im.
+void im2col_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                           float* d_col) {
+    const int out_per_group = g.out_c / g.groups;
+    const int64_t k = patch_size(g), pixels = int64_t(g.out_h) * g.out_w;
+    for (int n = 0; n < g.batch; ++n) {
+        const float* d_out_image = d_out + int64_t(n) * pixels * g.out_c;
+        for (int grp = 0; grp < g.groups; ++grp) {
+            gemm(d_col, k, matrix(d_out_image + grp * out_per_group, pixels, out_per_group, g.out_c),
+                 matrix(filter + grp * out_per_group, k, out_per_group, g.out_c, true), false);
+            col2im_accumulate(d_in + int64_t(n) * g.in_h * g.in_w * g.in_c, d_col, g, grp);
+        }
+    }
+}
+
+// d_filter += col^T x d_out, image by image.
+void im2col_backward_filter(float* d_filter, const float* d_out, const float* in, const ConvGeometry& g,
+                            float* col) {
+    const int out_per_group = g.out_c / g.groups;
+    const int64_t k = patch_size(g), pixels = int64_t(g.out_h) * g.out_w;
+    for (int n = 0; n < g.batch; ++n) {
+        const float* d_out_image = d_out + int64_t(n) * pixels * g.out_c;
+        for (int grp = 0; grp < g.groups; ++grp) {
+            im2col(col, in + int64_t(n) * g.in_h * g.in_w * g.in_c, g, grp);
+            gemm(d_filter + grp * out_per_group, g.out_c, matrix(col, pixels, k, k, true),
+                 matrix(d_out_image + grp * out_per_group, pixels, out_per_group, g.out_c), true);
+        }
+    }
+}
+
+void require_scratch(const float* scratch, const ConvGeometry& g) {
+    if (!scratch && conv2d_scratch_floats(g) > 0)
+        throw Error("conv2d: null scratch for a geometry that needs " + std::to_string(conv2d_scratch_floats(g)) +
+                    " floats (see conv2d_scratch_floats)");
+}
+
+}  // namespace
+
+void check_conv_geometry(const ConvGeometry& g) {
+    const bool positive = g.batch > 0 && g.in_h > 0 && g.in_w > 0 && g.in_c > 0 && g.out_h > 0 && g.out_w > 0 &&
+                          g.out_c > 0 && g.kernel_h > 0 && g.kernel_w > 0 && g.stride_h > 0 && g.stride_w > 0 &&
+                          g.dilation_h > 0 && g.dilation_w > 0 && g.groups > 0;
+    if (!positive || g.pad_top < 0 || g.pad_left < 0 || g.in_c % g.groups != 0 || g.out_c % g.groups != 0)
+        throw Error("conv2d: invalid geometry: batch " + std::to_string(g.batch) + ", in " + std::to_string(g.in_h) +
+                    "x" + std::to_string(g.in_w) + "x" + std::to_string(g.in_c) + ", out " +
+                    std::to_string(g.out_h) + "x" + std::to_string(g.out_w) + "x" + std::to_string(g.out_c) +
+                    ", kernel " + std::to_string(g.kernel_h) + "x" + std::to_string(g.kernel_w) + ", stride " +
+                    std::to_string(g.stride_h) + "x" + std::to_string(g.stride_w) + ", dilation " +
+                    std::to_string(g.dilation_h) + "x" + std::to_string(g.dilation_w) + ", pad top/left " +
+                    std::to_string(g.pad_top) + "/" + std::to_string(g.pad_left) + ", groups " +
+                    std::to_string(g.groups));
+}
+
+size_t conv2d_scratch_floats(const ConvGeometry& g) {
+    check_conv_geometry(g);
+    if (choose_path(g) != ConvPath::Im2col) return 0;
+    return size_t(int64_t(g.out_h) * g.out_w * patch_size(g));  // one image, one group of patches
+}
+
+void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
+                    float* scratch) {
+    check_conv_geometry(g);
+    switch (choose_path(g)) {
+        case ConvPath::Pointwise: return pointwise_forward(out, in, filter, bias, g);
+        case ConvPath::Depthwise: return depthwise_conv2d_forward(out, in, filter, bias, g);
+        case ConvPath::Im2col: require_scratch(scratch, g); return im2col_forward(out, in, filter, bias, g, scratch);
+    }
+}
+
+void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                           float* scratch) {
+    check_conv_geometry(g);
+    switch (choose_path(g)) {
+        case ConvPath::Pointwise: return pointwise_backward_input(d_in, d_out, filter, g);
+        case ConvPath::Depthwise: return depthwise_conv2d_backward_input(d_in, d_out, filter, g);
+        case ConvPath::Im2col: require_scratch(scratch, g); return im2col_backward_input(d_in, d_out, filter, g, scratch);
+    }
+}
+
+void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
+                            const ConvGeometry& g, float* scratch) {
+    check_conv_geometry(g);
+    switch (choose_path(g)) {
+        case ConvPath::Depthwise: return depthwise_conv2d_backward_filter(d_filter, d_bias, d_out, in, g);
+        case ConvPath::Pointwise: pointwise_backward_filter(d_filter, d_out, in, g); break;
+        case ConvPath::Im2col:
+            require_scratch(scratch, g);
+            im2col_backward_filter(d_filter, d_out, in, g, scratch);
+            break;
+    }
+    if (d_bias) accumulate_bias_gradient(d_bias, d_out, int64_t(g.batch) * g.out_h * g.out_w, g.out_c);
+}
+
+}  // namespace ec

@@ -1,0 +1,92 @@
+// Tiled matrix product: see gemm.h for why the tiles, not Eigen, carry the threads.
+#include "nn/gemm.h"
+
+// GCC 12 reports false -Wmaybe-uninitialized warnings inside its own AVX-512 intrinsics when inlining Eigen.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "nn/tensor.h"
+
+namespace ec {
+namespace {
+
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixMap = Eigen::Map<RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ConstMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Products below this many multiply-adds run on one thread. It is under Eigen's own threshold for splitting a
+// product (about 1e5), so a serial call never makes Eigen start threads either.
+constexpr int64_t kParallelMin = int64_t(1) << 15;
+// Tiles narrower than this pack more than they compute.
+constexpr int64_t kMinTile = 32;
+
+int64_t rows_of(const GemmInput& m) { return m.transpose ? m.cols : m.rows; }
+int64_t cols_of(const GemmInput& m) { return m.transpose ? m.rows : m.cols; }
+
+// Rows [r0, r0 + nr) of op(m) as a map (kTranspose says how m is stored).
+template <bool kTranspose>
+auto row_block(const GemmInput& m, int64_t r0, int64_t nr) {
+    if constexpr (kTranspose)  // op(m) = m^T: its rows are columns of the stored matrix
+        return ConstMatrixMap(m.data + r0, m.rows, nr, Eigen::OuterStride<>(m.stride)).transpose();
+    else
+        return ConstMatrixMap(m.data + r0 * m.stride, nr, m.cols, Eigen::OuterStride<>(m.stride));
+}
+
+// Columns [c0, c0 + nc) of op(m).
+template <bool kTranspose>
+auto col_block(const GemmInput& m, int64_t c0, int64_t nc) {
+    if constexpr (kTranspose)
+        return ConstMatrixMap(m.data + c0 * m.stride, nc, m.cols, Eigen::OuterStride<>(m.stride)).transpose();
+    else
+        return ConstMatrixMap(m.data + c0, m.rows, nc, Eigen::OuterStride<>(m.stride));
+}
+
+template <bool kTransposeA, bool kTransposeB>
+void tiled_product(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate) {
+    const int64_t m = rows_of(a), n = cols_of(b), k = cols_of(a);
+    // Cut the output into about 4 tiles per thread (so a slow thread's share can be taken by the others),
+    // halving the longer side each time, never below kMinTile.
+    const int threads = m * n * k >= kParallelMin ? omp_get_max_threads() : 1;
+    int64_t row_tiles = 1, col_tiles = 1;
+    while (threads > 1 && row_tiles * col_tiles < 4 * threads) {
+        const int64_t tile_m = m / row_tiles, tile_n = n / col_tiles;
+        if (tile_m >= tile_n && tile_m >= 2 * kMinTile) row_tiles *= 2;
+        else if (tile_n >= 2 * kMinTile) col_tiles *= 2;
+        else if (tile_m >= 2 * kMinTile) row_tiles *= 2;
+        else break;
+    }
+    // The region opens whenever threads > 1, even for a single tile (a small output with a long inner dimension):
+    // inside it Eigen stays serial instead of starting its own spinning threads.
+#pragma omp parallel for schedule(dynamic) if (threads > 1)
+    for (int64_t t = 0; t < row_tiles * col_tiles; ++t) {
+        const int64_t ri = t / col_tiles, ci = t % col_tiles;
+        const int64_t r0 = m * ri / row_tiles, r1 = m * (ri + 1) / row_tiles;
+        const int64_t c0 = n * ci / col_tiles, c1 = n * (ci + 1) / col_tiles;
+        MatrixMap c(out + r0 * out_stride + c0, r1 - r0, c1 - c0, Eigen::OuterStride<>(out_stride));
+        if (accumulate)
+            c.noalias() += row_block<kTransposeA>(a, r0, r1 - r0) * col_block<kTransposeB>(b, c0, c1 - c0);
+        else
+            c.noalias() = row_block<kTransposeA>(a, r0, r1 - r0) * col_block<kTransposeB>(b, c0, c1 - c0);
+    }
+}
+
+}  // namespace
+
+void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate) {
+    if (cols_of(a) != rows_of(b))
+        throw Error("gemm: inner dimensions differ: [" + std::to_string(rows_of(a)) + "," + std::to_string(cols_of(a)) +
+                    "] x [" + std::to_string(rows_of(b)) + "," + std::to_string(cols_of(b)) + "]");
+    if (rows_of(a) == 0 || cols_of(b) == 0) return;
+    if (a.transpose) {
+        if (b.transpose) return tiled_product<true, true>(out, out_stride, a, b, accumulate);
+        return tiled_product<true, false>(out, out_stride, a, b, accumulate);
+    }
+    if (b.transpose) return tiled_product<false, true>(out, out_stride, a, b, accumulate);
+    tiled_product<false, false>(out, out_stride, a, b, accumulate);
+}
+
+}  // namespace ec

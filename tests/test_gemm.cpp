@@ -1,0 +1,53 @@
+// nn/gemm.h: the tiled product against a naive triple loop, for every transpose combination, strided operands,
+// accumulate and overwrite, and sizes that do and do not split into tiles.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "nn/gemm.h"
+#include "nn/tensor.h"
+#include "tests/gradcheck.h"
+#include "tests/test_util.h"
+
+TEST_CASE("gemm matches a naive product for every transpose combination") {
+    ec::test::Rng rng(42);
+    struct Size { int m, n, k; };
+    // 1x1x1; odd sizes under the parallel threshold; tall (row tiles), wide (column tiles), and a GEMV row.
+    for (Size s : {Size{1, 1, 1}, Size{7, 5, 3}, Size{301, 37, 19}, Size{5, 413, 29}, Size{1, 1001, 64}}) {
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool ta = variant & 1, tb = variant & 2;
+            INFO("m " << s.m << " n " << s.n << " k " << s.k << " transpose a " << ta << " b " << tb);
+            // Stored shapes (with 3 floats of padding per row to exercise the strides).
+            const int a_rows = ta ? s.k : s.m, a_cols = ta ? s.m : s.k, b_rows = tb ? s.n : s.k, b_cols = tb ? s.k : s.n;
+            const auto a = ec::test::random_vector<float>(rng, size_t(a_rows) * (a_cols + 3));
+            const auto b = ec::test::random_vector<float>(rng, size_t(b_rows) * (b_cols + 3));
+            const int ldc = s.n + 2;
+            const auto start = ec::test::random_vector<float>(rng, size_t(s.m) * ldc);
+            auto out = start, sum = start;
+            const ec::GemmInput ga{a.data(), a_rows, a_cols, a_cols + 3, ta}, gb{b.data(), b_rows, b_cols, b_cols + 3, tb};
+            ec::gemm(out.data(), ldc, ga, gb, false);
+            ec::gemm(sum.data(), ldc, ga, gb, true);
+            std::vector<float> want(size_t(s.m) * s.n), got(want.size()), got_sum(want.size());
+            for (int i = 0; i < s.m; ++i)
+                for (int j = 0; j < s.n; ++j) {
+                    double acc = 0;
+                    for (int p = 0; p < s.k; ++p) {
+                        const float av = ta ? a[size_t(p) * (a_cols + 3) + i] : a[size_t(i) * (a_cols + 3) + p];
+                        const float bv = tb ? b[size_t(j) * (b_cols + 3) + p] : b[size_t(p) * (b_cols + 3) + j];
+                        acc += double(av) * double(bv);
+                    }
+                    want[size_t(i) * s.n + j] = float(acc);
+                    got[size_t(i) * s.n + j] = out[size_t(i) * ldc + j];
+                    got_sum[size_t(i) * s.n + j] = sum[size_t(i) * ldc + j] - start[size_t(i) * ldc + j];
+                }
+            // Float sums of at most 64 products against a double sum: sqrt(64) * 2^-24 ~ 5e-7 of the scale.
+            ec::test::check_close_rel_max("overwrite", got.data(), want.data(), int64_t(want.size()), 1e-5f);
+            ec::test::check_close_rel_max("accumulate", got_sum.data(), want.data(), int64_t(want.size()), 1e-5f);
+            // The padding columns of out are left alone.
+            for (int i = 0; i < s.m; ++i) CHECK(out[size_t(i) * ldc + s.n] == start[size_t(i) * ldc + s.n]);
+        }
+    }
+    std::vector<float> x(6);
+    CHECK_THROWS_AS(ec::gemm(x.data(), 2, ec::GemmInput{x.data(), 2, 3, 3}, ec::GemmInput{x.data(), 2, 2, 2}, false),
+                    ec::Error);
+}
