@@ -96,3 +96,13 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
+
+# The README's main job: the seed poster's seven ImageNet classes explained by the default model.
+DEMO_IMAGES := n01443537_goldfish n02085782_Japanese_spaniel n02085936_Maltese_dog n02086240_Shih-Tzu \
+               n02099712_Labrador_retriever n07745940_strawberry n07753592_banana
+demo: deps
+	@$(MAKE) --no-print-directory -j2 all
+	@$(MAKE) --no-print-directory weights
+	@test -d "$(SHARED)/images/imagenet-dev" || { echo "entropycam: the demo images are not at $(SHARED)/images/imagenet-dev; set SHARED=DIR" >&2; exit 1; }
+	$(CLI) explain --out out/demo $(DEMO_IMAGES:%=$(SHARED)/images/imagenet-dev/%.JPEG)
+	@echo "demo figure: $(abspath out/demo/grid.png)"

@@ -1,0 +1,143 @@
+// Whole-model timings on the default model (MobileNetV2 1.0/224, dequantized from its TFLite file) and the
+// reference cat image: forward (batch 1 and 8), forward + the backward explain runs (top-1 logit down to the
+// default CAM target), forward + backward down to the input (what a framework's full backward does), the whole
+// explain with all five methods, and Feature Entropy-CAM alone (forward only up to the target).
+//   make BUILD=build bench BENCH_ARGS="--benchmark_filter=Model --benchmark_min_time=0.5"
+// The shared data folder comes from ENTROPYCAM_SHARED (the Makefile exports it). Each benchmark reuses one
+// Session; after the warm-up iteration its buffers must not grow (checked: the benchmark errors out if any
+// buffer's capacity or address changes inside the timed loop). Wall-clock time (UseRealTime): the kernels run
+// on every OpenMP thread. On a shared machine see bench_kernels.cpp about OMP_WAIT_POLICY=passive.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cam/explain.h"
+#include "nn/graph.h"
+#include "nn/npy.h"
+#include "weights/model.h"
+
+namespace {
+
+constexpr const char* kModelName = "mobilenet_v2_1.0_224_quant";
+
+// Everything the benchmarks share, loaded once on first use (the Graph is immutable, so sharing is safe).
+struct Fixture {
+    ec::Model model;
+    ec::Tensor input;    // [1, 224, 224, 3]
+    ec::Tensor input8;   // the same image 8 times
+    int target = -1;     // default CAM target
+    int top1 = -1;       // top-1 class of the cat image
+};
+
+// Throws ec::Error with a message naming the variable when ENTROPYCAM_SHARED is unset.
+const Fixture& fixture() {
+    static std::unique_ptr<Fixture> f;
+    if (f) return *f;
+    const char* root = std::getenv("ENTROPYCAM_SHARED");
+    if (!root || !*root)
+        throw ec::Error("ENTROPYCAM_SHARED is not set: run through `make bench` or set it to the shared data folder");
+    const std::string shared = root;
+    auto fx = std::make_unique<Fixture>();
+    fx->model = ec::import_tflite(shared + "/models/" + kModelName + ".tflite", shared + "/models/imagenet_labels.txt");
+    fx->input = ec::read_npy_tensor(shared + "/reference/" + kModelName + "/cat/input.npy");
+    ec::Shape s8 = fx->input.shape.with_batch(8);
+    fx->input8 = ec::Tensor(s8);
+    for (int n = 0; n < 8; ++n) std::copy(fx->input.data.begin(), fx->input.data.end(), fx->input8.data.begin() + n * fx->input.numel());
+    fx->target = ec::default_cam_target(fx->model.graph, fx->model.logits);
+    ec::Session s;
+    ec::forward(fx->model.graph, s, {&fx->input});
+    fx->top1 = ec::top_k(s.values[fx->model.logits], 0, 1)[0];
+    f = std::move(fx);
+    return *f;
+}
+
+// Capacity and address of every Session buffer: equal before and after the timed loop iff nothing was
+// (re)allocated in it.
+std::vector<const void*> buffer_fingerprint(const ec::Session& s) {
+    std::vector<const void*> fp;
+    auto add = [&](const std::vector<float>& v) {
+        fp.push_back(v.data());
+        fp.push_back(reinterpret_cast<const void*>(v.capacity()));
+    };
+    for (const auto* group : {&s.values, &s.grads, &s.param_grads})
+        for (const ec::Tensor& t : *group) add(t.data);
+    add(s.scratch);
+    return fp;
+}
+
+// Runs `step` once untimed (sizing the session), then in the timed loop; errors out if the session grew.
+template <class Step>
+void run_model(benchmark::State& state, int batch, Step step) {
+    try {
+        const Fixture& fx = fixture();
+        ec::Session session;
+        step(fx, session);
+        const auto before = buffer_fingerprint(session);
+        for (auto _ : state) {
+            step(fx, session);
+            benchmark::ClobberMemory();
+        }
+        if (buffer_fingerprint(session) != before) state.SkipWithError("a Session buffer was reallocated inside the timed loop");
+        state.SetItemsProcessed(int64_t(state.iterations()) * batch);
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
+void forward_batch(benchmark::State& state) {
+    const int batch = int(state.range(0));
+    run_model(state, batch, [batch](const Fixture& fx, ec::Session& s) {
+        ec::forward(fx.model.graph, s, {batch == 8 ? &fx.input8 : &fx.input});
+    });
+}
+
+// forward + backward from the top-1 logit to `stop` (the CAM target, or -1 for the graph input).
+void forward_backward(benchmark::State& state, bool to_input) {
+    ec::BackwardRequest req;
+    run_model(state, 1, [&](const Fixture& fx, ec::Session& s) {
+        if (req.from < 0) {  // built once, outside the timed loop (the first call is the untimed warm-up)
+            req.from = fx.model.logits;
+            req.seed = ec::one_hot_seed(fx.model.graph.tensors[fx.model.logits].shape, {fx.top1});
+            if (!to_input) req.stop_at = {fx.target};
+        }
+        ec::forward(fx.model.graph, s, {&fx.input});
+        ec::backward(fx.model.graph, s, req);
+    });
+}
+
+void explain_methods(benchmark::State& state, std::vector<ec::CamMethod> methods) {
+    run_model(state, 1, [&](const Fixture& fx, ec::Session& s) {
+        ec::ExplainOptions opt;
+        opt.target = fx.target;
+        opt.methods = methods;
+        auto r = ec::explain(fx.model.graph, s, fx.model.logits, fx.input, {-1}, opt);
+        benchmark::DoNotOptimize(r.data());
+    });
+}
+
+// Feature Entropy-CAM needs no gradient, so the forward can stop at the target tensor.
+void feat_entropy_cam_only(benchmark::State& state) {
+    run_model(state, 1, [](const Fixture& fx, ec::Session& s) {
+        ec::forward_until(fx.model.graph, s, {&fx.input}, fx.target);
+        ec::CamResult r = ec::feat_entropy_cam(ec::image_view(s.values[fx.target], 0));
+        benchmark::DoNotOptimize(r.raw.values.data());
+    });
+}
+
+const bool registered = [] {
+    auto reg = [](const std::string& name, auto fn) {
+        return benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond)->UseRealTime();
+    };
+    reg("Model/forward", forward_batch)->ArgName("batch")->Arg(1)->Arg(8);
+    reg("Model/forward_backward_to_cam_target", [](benchmark::State& s) { forward_backward(s, false); });
+    reg("Model/forward_backward_to_input", [](benchmark::State& s) { forward_backward(s, true); });
+    reg("Model/explain_all_five", [](benchmark::State& s) { explain_methods(s, {}); });
+    reg("Model/explain_featentropycam", [](benchmark::State& s) { explain_methods(s, {ec::CamMethod::FeatEntropyCam}); });
+    reg("Model/featentropycam_forward_until_target", feat_entropy_cam_only);
+    return true;
+}();
+
+}  // namespace
