@@ -40,6 +40,8 @@ help:
 	@echo "make bench      Google Benchmark kernels and model passes"
 	@echo "make deps       install the Debian packages: $(DEB_PACKAGES)"
 	@echo "make weights    convert the TFLite models into $(BUILD)/weights/*.ecw (downloads them if SHARED has none)"
+	@echo "make sanitize   the test suite under ASan + UBSan (build-sanitize)"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang; make deps fuzz)"
 	@echo "make clean      remove $(BUILD)"
 
 deps:
@@ -106,3 +108,6 @@ demo: deps
 	@test -d "$(SHARED)/images/imagenet-dev" || { echo "entropycam: the demo images are not at $(SHARED)/images/imagenet-dev; set SHARED=DIR" >&2; exit 1; }
 	$(CLI) explain --out out/demo $(DEMO_IMAGES:%=$(SHARED)/images/imagenet-dev/%.JPEG)
 	@echo "demo figure: $(abspath out/demo/grid.png)"
+
+# `make fuzz` and `make sanitize`.
+include tests/fuzz/fuzz.mk

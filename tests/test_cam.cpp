@@ -13,39 +13,13 @@
 #include "cam/postprocess.h"
 #include "nn/file_util.h"
 #include "nn/npy.h"
-#include "tests/test_util.h"
+#include "tests/reference_data.h"
 
 using namespace ec;
 
 namespace {
 
-// The "<model>/<image>" folders of reference/index.json ({"model": ["image", ...], ...}): a minimal parse that
-// takes a string followed by ':' as a model and every string inside [...] as one of its images.
-std::vector<std::string> reference_folders() {
-    std::vector<uint8_t> bytes = read_file_bytes(test::shared_path("reference/index.json"), 1 << 20);
-    std::string text(bytes.begin(), bytes.end());
-    std::vector<std::string> folders;
-    std::string model;
-    int depth = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '[') ++depth;
-        else if (c == ']') --depth;
-        else if (c == '"') {
-            size_t end = text.find('"', i + 1);
-            REQUIRE_MESSAGE(end != std::string::npos, "index.json: unterminated string");
-            std::string s = text.substr(i + 1, end - i - 1);
-            i = end;
-            if (depth > 0) {
-                REQUIRE_MESSAGE(!model.empty(), "index.json: image '" << s << "' outside a model");
-                folders.push_back(model + "/" + s);
-            } else {
-                model = s;
-            }
-        }
-    }
-    return folders;
-}
+using test::reference_folders;
 
 bool exists(const std::string& path) { return std::filesystem::exists(path); }
 

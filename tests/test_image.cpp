@@ -21,17 +21,7 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
 
-template <class F>
-void check_error_contains(F f, const std::string& fragment) {
-    std::string message = "(no error thrown)";
-    try {
-        f();
-    } catch (const Error& e) {
-        message = e.what();
-    }
-    INFO("message: '" << message << "', expected to contain '" << fragment << "'");
-    CHECK(message.find(fragment) != std::string::npos);
-}
+using ec::test::check_error_contains;
 
 // A private folder for the files a test writes, removed when the test ends.
 struct TempDir {

@@ -15,18 +15,7 @@ using ec::Error;
 
 namespace {
 
-// Runs f, which must throw ec::Error whose message contains `fragment`.
-template <class F>
-void check_error_contains(F f, const std::string& fragment) {
-    std::string message;
-    try {
-        f();
-    } catch (const Error& e) {
-        message = e.what();
-    }
-    INFO("message: '" << message << "', expected to contain '" << fragment << "'");
-    CHECK(message.find(fragment) != std::string::npos);
-}
+using ec::test::check_error_contains;
 
 std::string temp_path(const std::string& leaf) {
     return (std::filesystem::temp_directory_path() / ("entropycam_text_io_" + std::to_string(getpid()) + "_" + leaf))

@@ -19,6 +19,19 @@ inline std::string shared_path(const std::string& rel) {
     return std::string(root) + "/" + rel;
 }
 
+// Runs f, which must throw ec::Error whose message contains `fragment`.
+template <class F>
+void check_error_contains(F f, const std::string& fragment) {
+    std::string message = "(no error thrown)";
+    try {
+        f();
+    } catch (const Error& e) {
+        message = e.what();
+    }
+    INFO("message: '" << message << "', expected to contain '" << fragment << "'");
+    CHECK(message.find(fragment) != std::string::npos);
+}
+
 inline bool shared_file_exists(const std::string& rel) {
     FILE* f = std::fopen(shared_path(rel).c_str(), "rb");
     if (f) std::fclose(f);

@@ -1,0 +1,67 @@
+# Hostile-input checks, included by the Makefile.
+#
+#   make fuzz [FUZZ_SECONDS=N]   libFuzzer targets (clang, ASan + UBSan), each run N seconds (default 60)
+#   make fuzz-NAME               one target (NAME: tflite ecw image npy text), e.g. FUZZ_SECONDS=600
+#   make sanitize                the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer (g++)
+#
+# Fuzzing needs clang with its sanitizer runtimes and libomp: `make deps fuzz` installs them.
+# Seeds are generated at fuzz time (tests/fuzz/make_seeds.cpp, plus small files from $(SHARED)) into
+# $(FUZZ_BUILD)/seeds; what the fuzzers learn goes to $(FUZZ_BUILD)/corpus, crashes to $(FUZZ_BUILD)/artifacts.
+
+FUZZ_BUILD     ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_CXX       ?= clang++-14
+FUZZ_TARGETS   := tflite ecw image npy text
+FUZZ_SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CXXFLAGS  := -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link \
+                  -Wall -Wextra -Wno-unknown-pragmas -I. -isystem /usr/include/eigen3 -isystem /usr/include/stb -MMD -MP
+# Library and CLI sources (not cli/main.cpp: libFuzzer has the main).
+FUZZ_LIB_OBJS  := $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) $(filter-out cli/main.cpp,$(CLI_SRCS)))
+# One run: fail on the first finding; 30 s per input at most; 4 GiB (the image limits allow ~200 MB images).
+FUZZ_RUN_FLAGS := -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
+FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev libomp-14-dev
+ifneq ($(filter fuzz fuzz-%,$(MAKECMDGOALS)),)
+DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
+endif
+
+.PHONY: fuzz fuzz-build fuzz-seeds sanitize clean-fuzz $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/obj/%.o: %.cpp
+	@command -v $(FUZZ_CXX) >/dev/null || { echo "entropycam: $(FUZZ_CXX) not found; run 'make deps fuzz'" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CXX) -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
+
+$(FUZZ_BUILD)/make_seeds: $(FUZZ_BUILD)/obj/tests/fuzz/make_seeds.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CXX) -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -o $@ $^ -lpthread
+
+fuzz-seeds: $(FUZZ_BUILD)/make_seeds
+	rm -rf $(FUZZ_BUILD)/seeds && $(FUZZ_BUILD)/make_seeds "$(ENTROPYCAM_SHARED)" $(FUZZ_BUILD)/seeds
+
+# Each target runs single-threaded (OpenMP off) so that two can share the machine.
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: $(FUZZ_BUILD)/fuzz_% fuzz-seeds
+	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/artifacts
+	OMP_NUM_THREADS=1 $(FUZZ_BUILD)/fuzz_$* $(FUZZ_RUN_FLAGS) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$*- \
+	    $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/seeds/$*
+
+fuzz: fuzz-build fuzz-seeds
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$t || exit 1; done
+
+# The suite under ASan + UBSan, in its own build dir (CXXFLAGS/LDFLAGS from the environment keep the Makefile's
+# own additions). The slowest end-to-end cases are skipped: see SANITIZE_TEST_ARGS.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANITIZE_TEST_ARGS ?=
+sanitize:
+	CXXFLAGS="-O1 -g -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(MAKE) --no-print-directory BUILD=$(SANITIZE_BUILD) TEST_ARGS="$(SANITIZE_TEST_ARGS)" test
+
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD) $(SANITIZE_BUILD)
+
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_BUILD)/obj/tests/fuzz/*.d
