@@ -2,18 +2,22 @@
 // gradient checks). The derivative is 0 at the kinks (x = 0, x = 6): the strict comparisons below say so.
 #include "nn/activation.h"
 
-#include <algorithm>
-
 namespace ec {
 namespace {
 
 // Element counts below this run on one thread: starting a parallel region costs more than the loop.
 constexpr int64_t kParallelMin = int64_t(1) << 15;
 
+// The clamps are written as plain selects on a local copy, not std::max/std::min: those return a reference
+// to a temporary, which GCC 12 vectorises with gathers, making ReLU6 half of MobileNetV2's forward time.
+// The selects give bit-identical results (NaN passes through, as with std::max(x, 0)).
 template <typename T>
 void relu_forward_t(T* out, const T* in, int64_t n) {
 #pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) out[i] = std::max(in[i], T(0));
+    for (int64_t i = 0; i < n; ++i) {
+        const T v = in[i];
+        out[i] = v < T(0) ? T(0) : v;
+    }
 }
 
 template <typename T>
@@ -25,7 +29,11 @@ void relu_backward_t(T* d_in, const T* d_out, const T* in, int64_t n) {
 template <typename T>
 void relu6_forward_t(T* out, const T* in, int64_t n) {
 #pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) out[i] = std::min(std::max(in[i], T(0)), T(6));
+    for (int64_t i = 0; i < n; ++i) {
+        T v = in[i];
+        v = v < T(0) ? T(0) : v;
+        out[i] = T(6) < v ? T(6) : v;
+    }
 }
 
 template <typename T>
