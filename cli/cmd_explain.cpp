@@ -32,8 +32,15 @@ struct Row {  // one explained (input, class)
     std::string file;
     ImageU8 display;
     ImageExplanation e;
-    std::vector<std::string> files;
+    std::vector<std::vector<std::string>> files;  // per method: the overlay PNG, then with --raw the .npy files
 };
+
+const char* kClassFreeWarning = "Feature Entropy-CAM does not depend on the class: it is the same map for every class";
+
+std::string degenerate_warning(const std::string& layer) {
+    return "at layer '" + layer + "' the gradient is constant over space (global pooling follows): Grad-CAM, "
+           "HiResCAM and Respond-CAM coincide and Grad Entropy-CAM degenerates; choose an earlier --layer";
+}
 
 }  // namespace
 
@@ -79,7 +86,7 @@ int cmd_explain(const std::vector<std::string>& argv) {
     };
     for (CamMethod m : opt.methods)
         if (m == CamMethod::FeatEntropyCam)
-            warn("Feature Entropy-CAM does not depend on the class: it is the same map for every class");
+            warn(kClassFreeWarning);
 
     Session session;
     std::vector<Row> rows;
@@ -98,24 +105,24 @@ int cmd_explain(const std::vector<std::string>& argv) {
         std::vector<ImageExplanation> ex = explain(g, session, model.logits, batch, cls, opt);
         for (ImageExplanation& e : ex) {
             if (e.gradient_constant)
-                warn("at layer '" + layer + "' the gradient is constant over space (global pooling follows): Grad-CAM, "
-                     "HiResCAM and Respond-CAM coincide and Grad Entropy-CAM degenerates; choose an earlier --layer");
+                warn(degenerate_warning(layer));
             Row row{inputs[i], loaded[i].display, std::move(e), {}};
             std::string base = out_dir + "/" + file_stem(inputs[i]) + (per_input > 1 ? "_c" + std::to_string(row.e.cls) : "");
             for (size_t m = 0; m < row.e.methods.size(); ++m) {
                 const CamResult& r = row.e.results[m];
                 std::string name = base + "_" + cam_method_name(row.e.methods[m]);
                 Heatmap up = postprocess_cam(r.raw, row.display.height, row.display.width);
-                write_png(name + ".png", overlay_heatmap(row.display, up));
-                row.files.push_back(name + ".png");
+                std::vector<std::string> files = {name + ".png"};
+                write_png(files.back(), overlay_heatmap(row.display, up));
                 if (a.has("--raw")) {
-                    write_npy(name + "_raw.npy", r.raw.values.data(), {r.raw.h, r.raw.w});
-                    row.files.push_back(name + "_raw.npy");
+                    files.push_back(name + "_raw.npy");
+                    write_npy(files.back(), r.raw.values.data(), {r.raw.h, r.raw.w});
                     if (!r.weights.empty()) {
-                        write_npy(name + "_weights.npy", r.weights.data(), {int64_t(r.weights.size())});
-                        row.files.push_back(name + "_weights.npy");
+                        files.push_back(name + "_weights.npy");
+                        write_npy(files.back(), r.weights.data(), {int64_t(r.weights.size())});
                     }
                 }
+                row.files.push_back(std::move(files));
             }
             rows.push_back(std::move(row));
         }
@@ -135,11 +142,21 @@ int cmd_explain(const std::vector<std::string>& argv) {
     if (a.has("--json")) {
         std::vector<std::string> items;
         for (const Row& r : rows) {
-            std::vector<std::string> methods_json, files_json;
-            for (CamMethod m : r.e.methods) methods_json.push_back(json_string(cam_method_name(m)));
-            for (const std::string& f : r.files) files_json.push_back(json_string(f));
-            std::vector<std::string> row_warnings;
-            if (r.e.gradient_constant) row_warnings.push_back(json_string("gradient constant over space at this layer"));
+            std::vector<std::string> methods_json;
+            for (size_t m = 0; m < r.e.methods.size(); ++m) {
+                std::vector<std::string> files_json, method_warnings;
+                for (const std::string& f : r.files[m]) files_json.push_back(json_string(f));
+                if (r.e.methods[m] == CamMethod::FeatEntropyCam) method_warnings.push_back(json_string(kClassFreeWarning));
+                if (r.e.gradient_constant && r.e.methods[m] != CamMethod::FeatEntropyCam)
+                    method_warnings.push_back(json_string(degenerate_warning(layer)));
+                methods_json.push_back(JsonObject()
+                                           .add("method", json_string(cam_method_name(r.e.methods[m])))
+                                           .add("class", json_number(r.e.cls))
+                                           .add("layer", json_string(layer))
+                                           .add("files", json_array(files_json))
+                                           .add("warnings", json_array(method_warnings))
+                                           .str());
+            }
             items.push_back(JsonObject()
                                 .add("file", json_string(r.file))
                                 .add("class", json_number(r.e.cls))
@@ -148,8 +165,6 @@ int cmd_explain(const std::vector<std::string>& argv) {
                                 .add("logit", json_number(r.e.logit))
                                 .add("layer", json_string(layer))
                                 .add("methods", json_array(methods_json))
-                                .add("files", json_array(files_json))
-                                .add("warnings", json_array(row_warnings))
                                 .str());
         }
         std::vector<std::string> warnings_json;
@@ -164,8 +179,8 @@ int cmd_explain(const std::vector<std::string>& argv) {
                                 .c_str());
     } else {
         for (const Row& r : rows)
-            std::printf("%s: %s (%.1f %%) at %s -> %zu files\n", r.file.c_str(), label_of(model, r.e.cls).c_str(),
-                        100.0 * r.e.prob, layer.c_str(), r.files.size());
+            std::printf("%s: %s (%.1f %%) at %s -> %s_*\n", r.file.c_str(), label_of(model, r.e.cls).c_str(),
+                        100.0 * r.e.prob, layer.c_str(), r.files[0][0].substr(0, r.files[0][0].rfind('_')).c_str());
         std::printf("grid: %s\n", grid_path.c_str());
     }
     return kExitOk;
