@@ -32,7 +32,7 @@ struct EvalRow {
     std::string label;
     double prob = 0;          // Y: class probability on the clean image
     double prob_masked = 0;   // O: on input (.) map; NaN when Average Drop was not asked for
-    double metric[kEvalMetricCount];  // per-image values; Average Drop and Increase are this image's terms in %
+    double metric[kEvalMetricCount] = {};  // per-image values; Average Drop and Increase are this image's terms in %
 };
 
 // Every number is rounded to float precision when the row is made (round_row) and printed with 9 significant

@@ -44,7 +44,8 @@ uint32_t be32(const uint8_t* p) { return be16(p) << 16 | be16(p + 2); }
 // Size claimed by a PNG or JPEG header, read directly. Needed because stbi_info itself refuses sizes whose
 // byte count overflows its int arithmetic (e.g. 30000 x 30000) and then only says "unknown image type".
 // Returns false when the header cannot be read this way; stbi_info then decides.
-bool claimed_size(const std::string& format, const uint8_t* b, size_t n, int64_t* w, int64_t* h) {
+// For a JPEG, *components is the frame's colour component count when the header holds it (else left alone).
+bool claimed_size(const std::string& format, const uint8_t* b, size_t n, int64_t* w, int64_t* h, int* components) {
     if (format == "PNG") {  // signature, then the IHDR chunk: length, "IHDR", width, height (big-endian)
         if (n < 24 || std::memcmp(b + 12, "IHDR", 4) != 0) return false;
         *w = be32(b + 16);
@@ -66,6 +67,7 @@ bool claimed_size(const std::string& format, const uint8_t* b, size_t n, int64_t
                 if (i + 7 > n) return false;
                 *h = be16(b + i + 3);
                 *w = be16(b + i + 5);
+                if (i + 8 <= n) *components = b[i + 7];
                 return true;
             }
             if (length < 2) return false;
@@ -75,10 +77,47 @@ bool claimed_size(const std::string& format, const uint8_t* b, size_t n, int64_t
     return false;
 }
 
+// The Huffman tables of a JPEG hold at most 256 codes. The stb_image packaged with Debian (2.27) does not check
+// that before it builds a table from the 16 code counts, so a table declaring more writes past its 257-byte
+// size array (a memory-safety bug found by the fuzzer; upstream checks it since 2.28). Every DHT segment stb
+// could reach is checked first, with the counts read as stb reads them. Like stb, bytes that are not a marker
+// are skipped (stb tolerates junk before the frame header; in scan data, 0xFF 0x00 and restarts are not markers).
+void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& name) {
+    size_t i = 2;  // after SOI
+    while (i + 1 < n) {
+        const uint8_t marker = b[i + 1];
+        if (b[i] != 0xFF || marker == 0xFF) { ++i; continue; }                                     // junk, fill byte
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) { i += 2; continue; }  // no length
+        if (marker == 0xD9 || i + 4 > n) return;                                                   // end of image
+        const size_t length = be16(b + i + 2);
+        if (marker == 0xC4) {  // DHT: per table, a class/id byte, 16 code counts, then the codes' values
+            int64_t left = int64_t(length) - 2;
+            size_t p = i + 4;
+            while (left > 0) {
+                int codes = 0;
+                for (size_t k = 1; k <= 16; ++k) codes += p + k < n ? b[p + k] : 0;  // stb reads 0 past the end
+                if (codes > 256)
+                    throw Error(name + ": corrupt JPEG header (a Huffman table declares " + std::to_string(codes) +
+                                " codes, at most 256)");
+                left -= 17 + codes;
+                p += 17 + size_t(codes);
+            }
+        }
+        i += 2 + length;  // the segment; scan data after SOS is then walked byte by byte
+    }
+}
+
 std::string stb_reason() {
     const char* r = stbi_failure_reason();
     std::string reason = r ? r : "unknown";
     if (reason == "outofmem") return "stb_image: a buffer above the decoder's allocation limit was needed";
+    // stb writes an unknown critical PNG chunk's 4 type bytes (any bytes: a line feed, or a NUL that cuts the
+    // string short) into ONE static buffer shared by all threads: name the problem without showing them. Every
+    // other reason stb gives is a literal of 5 or more characters.
+    if (reason.size() < 5 || reason.find("PNG chunk not known") != std::string::npos)
+        return "stb_image: unknown critical PNG chunk";
+    for (char& c : reason)  // stb's reasons are fixed strings; keep the message one line whatever happens
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
     return "stb_image: " + reason;
 }
 
@@ -96,7 +135,14 @@ ImageInfo read_image_info_memory(const uint8_t* bytes, size_t size, const std::s
     ImageInfo info;
     info.format = format_from_magic(bytes, size);
     int64_t w = 0, h = 0;
-    if (claimed_size(info.format, bytes, size, &w, &h)) check_image_limits(name, w, h);
+    int components = 0;
+    if (claimed_size(info.format, bytes, size, &w, &h, &components)) check_image_limits(name, w, h);
+    // stb reads 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK, converted to RGB) components; its own message for
+    // others is only "unknown image type".
+    if (info.format == "JPEG" && components != 0 && components != 1 && components != 3 && components != 4)
+        throw Error(name + ": unsupported JPEG with " + std::to_string(components) +
+                    " colour components (1 grey, 3 colour or 4 CMYK/YCCK are read)");
+    if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) check_jpeg_huffman_tables(bytes, size, name);  // stb's JPEG test
     if (!stbi_info_from_memory(bytes, int(size), &info.width, &info.height, &info.channels)) {
         if (info.format.empty())
             throw Error(name + ": not an image or unsupported format (JPEG, PNG, BMP, GIF and TGA are read)");

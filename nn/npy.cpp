@@ -9,6 +9,15 @@
 namespace ec {
 namespace {
 
+// Header text quoted in an error message: at most 40 bytes, control characters shown as '?', so that a hostile
+// header cannot split the one-line message.
+std::string quoted(const std::string& text) {
+    std::string q = text.substr(0, 40);
+    for (char& c : q)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return q + (text.size() > 40 ? "..." : "");
+}
+
 // Returns the value text of 'key' in the header dict, e.g. "'<f4'" or "(1, 7, 7)".
 std::string dict_value(const std::string& header, const std::string& key) {
     size_t k = header.find("'" + key + "'");
@@ -40,15 +49,15 @@ std::vector<int64_t> parse_shape(const std::string& text) {
     while (i < text.size()) {
         while (i < text.size() && (text[i] == ' ' || text[i] == ',')) ++i;
         if (i >= text.size() || text[i] == ')') break;
-        if (text[i] < '0' || text[i] > '9') throw Error("npy: bad shape " + text);
+        if (text[i] < '0' || text[i] > '9') throw Error("npy: bad shape " + quoted(text));
         int64_t v = 0;
         while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
             v = v * 10 + (text[i] - '0');
-            if (v > kMaxTensorElements) throw Error("npy: dimension too large in shape " + text);
+            if (v > kMaxTensorElements) throw Error("npy: dimension too large in shape " + quoted(text));
             ++i;
         }
         shape.push_back(v);
-        if (shape.size() > 8) throw Error("npy: rank above 8 in shape " + text);
+        if (shape.size() > 8) throw Error("npy: rank above 8 in shape " + quoted(text));
     }
     return shape;
 }
@@ -74,6 +83,8 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size) {
     std::string header(reinterpret_cast<const char*>(bytes + header_start), header_len);
     NpyArray a;
     std::string descr = dict_value(header, "descr");
+    if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
+        throw Error("npy: descr " + quoted(descr) + " is not a quoted dtype string");
     a.dtype = descr.substr(1, descr.size() - 2);
     if (dict_value(header, "fortran_order") != "False") throw Error("npy: Fortran-order arrays are not supported");
     a.shape = parse_shape(dict_value(header, "shape"));
@@ -86,7 +97,7 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size) {
     if (a.dtype == "<f4" || a.dtype == "<i4") elem = 4;
     else if (a.dtype == "<f8" || a.dtype == "<i8") elem = 8;
     else if (a.dtype == "|u1" || a.dtype == "<u1" || a.dtype == "|b1") elem = 1;
-    else throw Error("npy: unsupported dtype '" + a.dtype + "' (float32, float64, uint8, int32, int64 are read)");
+    else throw Error("npy: unsupported dtype '" + quoted(a.dtype) + "' (float32, float64, uint8, int32, int64 are read)");
     size_t payload = header_start + header_len;
     if (size - payload < size_t(count) * elem)
         throw Error("npy: truncated data (" + std::to_string(size - payload) + " bytes for " +

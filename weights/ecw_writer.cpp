@@ -1,7 +1,10 @@
 // Writing a Model as an .ecw file (layout in weights/FORMAT.md). The writer checks the same limits the loader
 // enforces, so every file it writes loads back.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "nn/file_util.h"
 #include "weights/format.h"
@@ -163,6 +166,17 @@ std::string serialize_model(const Model& model) {
         const Param& p = g.params[i];
         if (p.shape.numel() > 0)
             std::memcpy(&file[size_t(data_offset + offsets[i])], p.data(), size_t(p.shape.numel()) * sizeof(float));
+    }
+    // Whatever the loader refuses (a window, padding or activation size over its limits, e.g. from an imported
+    // TFLite file) must not be written: read the bytes back. The walk rebuilds the graph; it never reads weights.
+    std::unique_ptr<uint8_t, decltype(&std::free)> copy(
+        static_cast<uint8_t*>(std::aligned_alloc(kDataAlignment, size_t(align_up(file.size())))), &std::free);
+    if (!copy) throw std::bad_alloc();
+    std::memcpy(copy.get(), file.data(), file.size());
+    try {
+        parse_model(copy.get(), file.size(), nullptr, "model '" + model.name + "'");
+    } catch (const Error& e) {
+        throw Error(std::string(e.what()) + " (so it cannot be saved as an .ecw file)");
     }
     return file;
 }

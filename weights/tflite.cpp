@@ -103,13 +103,21 @@ std::vector<int> tensor_indices(const fb::Vector& v, int num_tensors, bool allow
     return out;
 }
 
+// Text from the file that ends up in error messages, tensor names and the .ecw file: control characters
+// (a line break would split the one-line error, and .ecw strings refuse them) become spaces.
+std::string printable(std::string s) {
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return s;
+}
+
 Tensor read_tensor(const fb::Table& t, uint32_t num_buffers, int index, const std::string& what) {
     Tensor out;
     std::vector<int32_t> shape = t.vector(0).i32s(kMaxTfliteRank);
     for (int32_t d : shape) out.shape.push_back(d);
     out.type = t.i8(1, FLOAT32);
     out.buffer = t.u32(2, 0);
-    out.name = t.string(3, kMaxTfliteNameBytes);
+    out.name = printable(t.string(3, kMaxTfliteNameBytes));
     if (out.buffer >= num_buffers)
         throw Error(what + ": tensor " + std::to_string(index) + " '" + out.name + "' refers to buffer " +
                     std::to_string(out.buffer) + " (the file has " + std::to_string(num_buffers) + ")");
@@ -157,7 +165,7 @@ Model parse_tflite(const uint8_t* data, size_t size, const std::string& what) {
     Model m;
     m.version = root.u32(0, 0);
     if (m.version != 3) throw Error(what + ": unsupported TFLite schema version " + std::to_string(m.version) + " (expected 3)");
-    m.description = root.string(3, kMaxTfliteNameBytes);
+    m.description = printable(root.string(3, kMaxTfliteNameBytes));
 
     // Operator codes: the op is max(deprecated_builtin_code, builtin_code) (old files leave builtin_code at 0).
     fb::Vector codes = root.vector(1);
@@ -166,7 +174,7 @@ Model parse_tflite(const uint8_t* data, size_t size, const std::string& what) {
     for (uint32_t i = 0; i < codes.size(); ++i) {
         fb::Table c = codes.table(i);
         op_of_code[i] = std::max<int>(c.i8(0, 0), c.i32(3, 0));
-        custom_of_code[i] = c.string(1, kMaxTfliteNameBytes);
+        custom_of_code[i] = printable(c.string(1, kMaxTfliteNameBytes));
     }
 
     // Buffers: data inside the flatbuffer, or (offset, size) relative to the file start for large models.

@@ -8,6 +8,7 @@
 
 #include "nn/file_util.h"
 #include "nn/text_io.h"
+#include "weights/format.h"
 
 namespace ec {
 
@@ -117,8 +118,9 @@ std::vector<float> dequantize_constant(const tflite::Model& m, int index, const 
     for (int64_t i = 0; i < n; ++i) {
         const size_t c = size_t((i / inner) % channels);
         const int64_t zp = q.zero_point.empty() ? 0 : q.zero_point[c];
-        // real = scale * (q - zero_point), computed in double then rounded once to float.
-        out[size_t(i)] = float(double(q.scale[c]) * double(raw_int(p, t.type, i) - zp));
+        // real = scale * (q - zero_point), computed in double then rounded once to float. The difference is taken
+        // in double: exact for every real zero point, and no int64 overflow for a hostile one (e.g. INT64_MIN).
+        out[size_t(i)] = float(double(q.scale[c]) * (double(raw_int(p, t.type, i)) - double(zp)));
     }
     return out;
 }
@@ -153,6 +155,13 @@ struct Importer {
             fail(op_index, "input '" + tflite_short_name(tt(index).name, index) + "' is " +
                                (is_constant(index) ? "a constant (only activations are supported here)" : "not produced by an earlier operator"));
         return graph_tensor[size_t(index)];
+    }
+
+    // Input k, which may not be the "absent" index -1 (a filter or weight: param() returns -1 for absent ones).
+    int required_input(size_t op_index, size_t k) const {
+        const int index = input_at(op_index, k);
+        if (index < 0) fail(op_index, "required input " + std::to_string(k) + " is absent");
+        return index;
     }
 
     int input_at(size_t op_index, size_t k) const {
@@ -274,7 +283,7 @@ void Importer::import_op(size_t k) {
         case tflite::DEPTHWISE_CONV_2D: {
             const bool depthwise = op.op == tflite::DEPTHWISE_CONV_2D;
             const int x = activation(k, input_at(k, 0));
-            const int filter = param(k, input_at(k, 1), depthwise ? kDepthwiseFilter : kConvFilter);
+            const int filter = param(k, required_input(k, 1), depthwise ? kDepthwiseFilter : kConvFilter);
             const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
             Conv2DOptions c;
             c.stride_h = o.stride_h; c.stride_w = o.stride_w;
@@ -289,7 +298,7 @@ void Importer::import_op(size_t k) {
         case tflite::FULLY_CONNECTED: {
             if (o.weights_format != 0) fail(k, "shuffled weights format is not supported");
             int x = activation(k, input_at(k, 0));
-            const int weight = param(k, input_at(k, 1), kTransposed);
+            const int weight = param(k, required_input(k, 1), kTransposed);
             const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
             const Shape out_shape = activation_shape(k, out);
             if (out_shape.rank != 2) fail(k, "output " + out_shape.str() + " is not 2-D");
@@ -406,6 +415,12 @@ Model Importer::run(const std::string& model_name, std::vector<std::string> labe
             if (got != want) fail(k, "output shape " + got.str() + " differs from the file's " + want.str());
         }
     }
+    // The .ecw loader's bound on the activation memory, so that every imported model also converts and loads.
+    int64_t activation_floats = 0;
+    for (const TensorInfo& t : g.tensors) activation_floats += t.shape.numel();
+    if (activation_floats > ecw::kMaxActivationFloats)
+        throw Error(what + ": the activations need " + std::to_string(activation_floats) + " floats, above the limit of " +
+                    std::to_string(ecw::kMaxActivationFloats));
     if (m.outputs.empty() || graph_tensor[size_t(m.outputs[0])] < 0)
         throw Error(what + ": the subgraph output is not produced by any operator");
     model.logits = last_softmax >= 0 ? graph_tensor[size_t(m.operators[size_t(last_softmax)].inputs[0])]
@@ -433,7 +448,14 @@ Model import_tflite_memory(const uint8_t* data, size_t size, const std::string& 
                            std::vector<std::string> labels) {
     const tflite::Model m = tflite::parse_tflite(data, size, what);
     Importer imp{m, data, size, what, Graph(), {}, {}, {}};
-    return imp.run(model_name, std::move(labels));
+    try {
+        return imp.run(model_name, std::move(labels));
+    } catch (const Error& e) {
+        // The graph build functions name the node but not the file; prefix the file once.
+        const std::string msg = e.what();
+        if (msg.compare(0, what.size(), what) == 0) throw;
+        throw Error(what + ": " + msg);
+    }
 }
 
 Model import_tflite(const std::string& path, const std::string& labels_path) {

@@ -14,7 +14,7 @@ FUZZ_CXX       ?= clang++-14
 FUZZ_TARGETS   := tflite ecw image npy text
 FUZZ_SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS  := -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link \
-                  -Wall -Wextra -Wno-unknown-pragmas -I. -isystem /usr/include/eigen3 -isystem /usr/include/stb -MMD -MP
+                  -Wall -Wextra -Wno-unknown-pragmas -Wno-pass-failed -I. -isystem /usr/include/eigen3 -isystem /usr/include/stb -MMD -MP
 # Library and CLI sources (not cli/main.cpp: libFuzzer has the main).
 FUZZ_LIB_OBJS  := $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS) $(filter-out cli/main.cpp,$(CLI_SRCS)))
 # One run: fail on the first finding; 30 s per input at most; 4 GiB (the image limits allow ~200 MB images).
@@ -27,6 +27,7 @@ endif
 .PHONY: fuzz fuzz-build fuzz-seeds sanitize clean-fuzz $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/%.o,$(addprefix fuzz_,$(FUZZ_TARGETS)) make_seeds)
 
 $(FUZZ_BUILD)/obj/%.o: %.cpp
 	@command -v $(FUZZ_CXX) >/dev/null || { echo "entropycam: $(FUZZ_CXX) not found; run 'make deps fuzz'" >&2; exit 1; }
@@ -39,11 +40,12 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 $(FUZZ_BUILD)/make_seeds: $(FUZZ_BUILD)/obj/tests/fuzz/make_seeds.o $(FUZZ_LIB_OBJS)
 	$(FUZZ_CXX) -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -o $@ $^ -lpthread
 
-fuzz-seeds: $(FUZZ_BUILD)/make_seeds
-	rm -rf $(FUZZ_BUILD)/seeds && $(FUZZ_BUILD)/make_seeds "$(ENTROPYCAM_SHARED)" $(FUZZ_BUILD)/seeds
+fuzz-seeds: $(FUZZ_BUILD)/seeds/.done
+$(FUZZ_BUILD)/seeds/.done: $(FUZZ_BUILD)/make_seeds
+	rm -rf $(FUZZ_BUILD)/seeds && $(FUZZ_BUILD)/make_seeds "$(ENTROPYCAM_SHARED)" $(FUZZ_BUILD)/seeds && touch $@
 
 # Each target runs single-threaded (OpenMP off) so that two can share the machine.
-$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: $(FUZZ_BUILD)/fuzz_% fuzz-seeds
+$(addprefix fuzz-,$(FUZZ_TARGETS)): fuzz-%: $(FUZZ_BUILD)/fuzz_% $(FUZZ_BUILD)/seeds/.done
 	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/artifacts
 	OMP_NUM_THREADS=1 $(FUZZ_BUILD)/fuzz_$* $(FUZZ_RUN_FLAGS) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$*- \
 	    $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/seeds/$*

@@ -144,6 +144,7 @@ struct TinyTensor {
     uint32_t buffer = 0;      // 0 = no data
     std::vector<float> scale;
     std::vector<int64_t> zero_point;
+    int32_t quantized_dimension = 0;
 };
 
 struct TinyOp {
@@ -174,7 +175,7 @@ inline std::string tflite_file(const std::vector<TinyTensor>& tensors, const std
         tt->ref(0, fb_scalars(t.shape)).scalar<int8_t>(1, t.type).scalar<uint32_t>(2, t.buffer).ref(3, fb_string(t.name));
         if (!t.scale.empty()) {
             auto q = fb_table();
-            q->ref(2, fb_scalars(t.scale)).ref(3, fb_scalars(t.zero_point)).scalar<int32_t>(6, 0);
+            q->ref(2, fb_scalars(t.scale)).ref(3, fb_scalars(t.zero_point)).scalar<int32_t>(6, t.quantized_dimension);
             tt->ref(4, q);
         }
         tensor_tables.push_back(tt);
@@ -226,13 +227,13 @@ inline std::string tiny_tflite(int unsupported_code = -1) {
     std::vector<TinyTensor> t;
     std::vector<std::string> buf;
     auto constant = [&](const std::string& name, std::vector<int32_t> shape, int8_t type, std::string data,
-                        std::vector<float> scale = {}, std::vector<int64_t> zp = {}) {
+                        std::vector<float> scale = {}, std::vector<int64_t> zp = {}, int32_t qdim = 0) {
         buf.push_back(std::move(data));
-        t.push_back({name, std::move(shape), type, uint32_t(buf.size()), std::move(scale), std::move(zp)});
+        t.push_back({name, std::move(shape), type, uint32_t(buf.size()), std::move(scale), std::move(zp), qdim});
         return int32_t(t.size() - 1);
     };
     auto activation = [&](const std::string& name, std::vector<int32_t> shape) {
-        t.push_back({name, std::move(shape), 0, 0, {}, {}});
+        t.push_back({name, std::move(shape), 0, 0, {}, {}, 0});
         return int32_t(t.size() - 1);
     };
     std::vector<uint8_t> f1(4 * 3 * 3 * 3);
@@ -249,7 +250,7 @@ inline std::string tiny_tflite(int unsupported_code = -1) {
     const int32_t c1w = constant("conv/weights", {4, 3, 3, 3}, 3, raw_bytes(f1), {0.02f}, {128});
     const int32_t c1b = constant("conv/bias", {4}, 2, raw_bytes(b1), {0.0002f}, {0});
     const int32_t c1 = activation("conv/Relu6", {1, 4, 4, 4});
-    const int32_t c2w = constant("dw/weights", {1, 3, 3, 4}, 9, raw_bytes(f2), {0.01f, 0.02f, 0.03f, 0.04f}, {0, 0, 0, 0});
+    const int32_t c2w = constant("dw/weights", {1, 3, 3, 4}, 9, raw_bytes(f2), {0.01f, 0.02f, 0.03f, 0.04f}, {0, 0, 0, 0}, 3);
     const int32_t c2b = constant("dw/bias", {4}, 0, raw_bytes(b2));
     const int32_t c2 = activation("dw/Relu", {1, 4, 4, 4});
     const int32_t sum = activation("add", {1, 4, 4, 4});
