@@ -46,12 +46,21 @@ std::string number(double v) {
     return buf;
 }
 
+// A CSV field quoted in an error message: at most 40 bytes, control characters as '?', so that the message
+// stays one line whatever the file holds (a quoted CSV field may contain line breaks).
+std::string shown(const std::string& s) {
+    std::string q = s.substr(0, 40);
+    for (char& c : q)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return "'" + q + (s.size() > 40 ? "...'" : "'");
+}
+
 double parse_number(const std::string& s, const std::string& where) {
     if (s.empty()) return std::nan("");
     char* end = nullptr;
     errno = 0;
     double v = std::strtod(s.c_str(), &end);
-    if (*end != '\0' || errno == ERANGE) throw Error(where + ": '" + s + "' is not a number");
+    if (end != s.c_str() + s.size() || errno == ERANGE) throw Error(where + ": " + shown(s) + " is not a number");
     return v;
 }
 
@@ -59,7 +68,7 @@ long parse_whole(const std::string& s, const std::string& where) {
     char* end = nullptr;
     errno = 0;
     long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno == ERANGE) throw Error(where + ": '" + s + "' is not a whole number");
+    if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE) throw Error(where + ": " + shown(s) + " is not a whole number");
     return v;
 }
 

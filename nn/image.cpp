@@ -83,7 +83,11 @@ bool claimed_size(const std::string& format, const uint8_t* b, size_t n, int64_t
 // could reach is checked first, with the counts read as stb reads them. Like stb, bytes that are not a marker
 // are skipped (stb tolerates junk before the frame header; in scan data, 0xFF 0x00 and restarts are not markers).
 void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& name) {
-    size_t i = 2;  // after SOI
+    // stb's JPEG test: 0xFF, any number of 0xFF fill bytes, then SOI (0xD8).
+    size_t i = 0;
+    while (i < n && b[i] == 0xFF) ++i;
+    if (i == 0 || i >= n || b[i] != 0xD8) return;
+    ++i;
     while (i + 1 < n) {
         const uint8_t marker = b[i + 1];
         if (b[i] != 0xFF || marker == 0xFF) { ++i; continue; }                                     // junk, fill byte
@@ -142,7 +146,7 @@ ImageInfo read_image_info_memory(const uint8_t* bytes, size_t size, const std::s
     if (info.format == "JPEG" && components != 0 && components != 1 && components != 3 && components != 4)
         throw Error(name + ": unsupported JPEG with " + std::to_string(components) +
                     " colour components (1 grey, 3 colour or 4 CMYK/YCCK are read)");
-    if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) check_jpeg_huffman_tables(bytes, size, name);  // stb's JPEG test
+    check_jpeg_huffman_tables(bytes, size, name);
     if (!stbi_info_from_memory(bytes, int(size), &info.width, &info.height, &info.channels)) {
         if (info.format.empty())
             throw Error(name + ": not an image or unsupported format (JPEG, PNG, BMP, GIF and TGA are read)");

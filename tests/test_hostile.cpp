@@ -2,7 +2,8 @@
 // model file, a TFLite file or an unsupported op, non-images, zero-sized and 30000x30000 images, grey, 16-bit
 // and CMYK images, NaN in a .npy, an unknown layer, a class out of range, an output folder that cannot be
 // written). Each row checks the exit code (0 ok, 1 bad input, 2 usage), that stderr is ONE line naming the
-// problem, and that nothing was written to stdout. Rows covered elsewhere are listed at the end.
+// problem, and that nothing was written to stdout. The README's hostile-input table points to these rows and
+// to the library-level tests of the same inputs (test_image.cpp, test_weights.cpp, test_tflite.cpp, ...).
 //
 // The model is a tiny TFLite classifier (tests/fuzz/tflite_builder.h: 8x8 input, 5 classes, every supported op),
 // converted at test start through the library (import_tflite + save_model), so each CLI run takes milliseconds.
@@ -231,4 +232,29 @@ TEST_CASE("hostile: explain refuses an unknown layer, a class out of range and u
     CHECK(names == std::vector<std::string>{".", "..", "good_featentropycam.png", "good_featentropycam_raw.npy",
                                             "good_featentropycam_weights.npy", "good_gradcam.png", "good_gradcam_raw.npy",
                                             "good_gradcam_weights.npy", "grid.png"});
+}
+
+TEST_CASE("hostile: bad CSV and label files give exit 1 with one line") {
+    const HostileFiles& f = files();
+    const std::string header =
+        "input,index,model,layer,steps,class_from,method,class,label,prob,prob_masked,deletion_auc,insertion_auc,"
+        "average_drop,increase,pointing\n";
+    const std::string row = "a.jpg,0,m,l,50,top1,gradcam,1,cat,0.5,0.25,0.1,0.2,3,4,\n";
+    // fuzz_text finding: a quoted field holding a line break went verbatim into the message (two stderr lines).
+    const std::string broken = header + "a.jpg,0,m,l,50,top1,gradcam,1,cat,\"0.5\n\",0.25,0.1,0.2,3,4,\n";
+    const Row rows[] = {
+        {"evaluate CSV whose number field holds a line break (fuzz finding)",
+         "summarize " + q(f.put("broken.csv", broken)), 1, "broken.csv: row 1: '0.5?' is not a number"},
+        {"evaluate CSV with an unterminated quote", "summarize " + q(f.put("quote.csv", header + "\"a.jpg,0\n")), 1,
+         "quote.csv:2: unterminated quoted field"},
+        {"a CSV that is not an evaluate CSV", "summarize " + q(f.put("other.csv", "a,b\n1,2\n")), 1,
+         "other.csv: not an `entropycam evaluate` CSV"},
+        {"binary file as a CSV", "summarize " + q(f.good_png), 1, "good.png"},
+        {"a valid evaluate CSV", "summarize " + q(f.put("ok.csv", header + row)), 0, "Grad-CAM"},
+        {"label file with a NUL byte", "convert " + q(f.tflite) + " " + q(f.path("l.ecw")) + " --labels " +
+         q(f.put("nul.txt", std::string("a\nb\0c\nd\ne\n", 11))), 1, "nul.txt:2: NUL byte: not a text file"},
+        {"empty label file", "convert " + q(f.tflite) + " " + q(f.path("l.ecw")) + " --labels " + q(f.put("none.txt", "")), 1,
+         "none.txt: no labels (empty file)"},
+    };
+    for (const Row& r : rows) check_row(r);
 }

@@ -18,9 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     try {
         CsvTable t = parse_csv(text, "fuzz.csv");
-        // Re-encode; a one-column row holding "" is a blank line, which the reader skips by design.
+        // Re-encode; a one-column row holding "" is a blank line, which the reader skips by design. The leading
+        // blank line keeps a header that starts with BOM bytes (after blank lines in the input) from being read
+        // as a byte order mark.
         bool blank_row = false;
-        std::string again;
+        std::string again = "\n";
         for (size_t r = 0; r <= t.rows.size(); ++r) {
             const std::vector<std::string>& rec = r == 0 ? t.header : t.rows[r - 1];
             std::string line;

@@ -221,7 +221,7 @@ inline FbPtr pool_options(int8_t padding, int32_t stride, int32_t filter) {
 // A small classifier of [1,8,8,3] images into 5 classes that uses every supported op:
 // CONV_2D (uint8 per-tensor filter, int32 bias, fused RELU6) -> DEPTHWISE_CONV_2D (int8 per-channel, RELU)
 // -> ADD -> PAD -> MAX_POOL_2D -> CONCATENATION -> AVERAGE_POOL_2D -> RELU -> MEAN (keep_dims) -> RESHAPE
-// -> FULLY_CONNECTED (float) -> QUANTIZE -> DEQUANTIZE -> SQUEEZE-free SOFTMAX. `unsupported_code`, if not
+// -> FULLY_CONNECTED (float) -> QUANTIZE -> DEQUANTIZE -> SOFTMAX (no SQUEEZE). `unsupported_code`, if not
 // -1, replaces the RELU op's code (e.g. 18 = MUL) to make an otherwise valid file with an unsupported op.
 inline std::string tiny_tflite(int unsupported_code = -1) {
     std::vector<TinyTensor> t;
