@@ -128,16 +128,19 @@ std::string duration(double seconds) {
 }
 
 // Progress with an ETA on stderr, once the run has taken more than a second: one updating line on a
-// terminal, otherwise a line per input.
+// terminal, otherwise a line per input. The rate counts only inputs evaluated in this run (not the ones a
+// --resume skipped).
 struct Progress {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     bool tty = ::isatty(2);
     bool printed = false;
+    size_t evaluated = 0;
     void update(size_t done, size_t total, const std::string& name) {
+        ++evaluated;
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (t < 1.0 && !printed) return;
         printed = true;
-        const double eta = done ? t / double(done) * double(total - done) : 0;
+        const double eta = t / double(evaluated) * double(total - done);
         std::fprintf(stderr, "%sevaluate: %zu/%zu inputs, %s elapsed, ETA %s (%s)%s", tty ? "\r\033[K" : "", done,
                      total, duration(t).c_str(), duration(eta).c_str(), name.c_str(), tty ? "" : "\n");
         std::fflush(stderr);
