@@ -72,6 +72,12 @@ long parse_whole(const std::string& s, const std::string& where) {
     return v;
 }
 
+std::string printed_mean(double mean, bool percent) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, percent ? "%.1f" : "%.3f", mean);
+    return buf;
+}
+
 std::string cell(const MeanCI& r, bool percent) {
     if (r.n == 0) return "–";
     char buf[64];
@@ -252,11 +258,14 @@ std::string eval_markdown(const std::vector<EvalRow>& rows) {
             out += "| " + eval_method_title(s.method) + " |";
             for (int k = 0; k < kEvalMetricCount; ++k) {
                 if (!shown[k]) continue;
-                bool best = s.metric[k].n > 0;
+                // Bold: the best mean as printed, so methods that tie at the printed precision are all bold.
+                const MethodSummary* top = nullptr;
                 for (const MethodSummary& o : methods)
-                    if (o.metric[k].n > 0 && (kMetrics[k].lower_is_better ? o.metric[k].mean < s.metric[k].mean
-                                                                          : o.metric[k].mean > s.metric[k].mean))
-                        best = false;
+                    if (o.metric[k].n > 0 && (!top || (kMetrics[k].lower_is_better ? o.metric[k].mean < top->metric[k].mean
+                                                                                    : o.metric[k].mean > top->metric[k].mean)))
+                        top = &o;
+                const bool best = s.metric[k].n > 0 && printed_mean(s.metric[k].mean, kMetrics[k].percent) ==
+                                                           printed_mean(top->metric[k].mean, kMetrics[k].percent);
                 std::string c = cell(s.metric[k], kMetrics[k].percent);
                 if (s.metric[k].n > 0 && s.metric[k].n != s.images) c += " (n=" + std::to_string(s.metric[k].n) + ")";
                 out += " " + (best ? "**" + c + "**" : c) + " |";
