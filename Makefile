@@ -12,7 +12,7 @@ CXXFLAGS += -std=c++17 -fopenmp -Wall -Wextra -I. -isystem /usr/include/eigen3 -
 LDFLAGS  += -fopenmp
 LDLIBS   += -lpthread
 
-LIB_SRCS   := $(filter-out api/example.cpp,$(wildcard nn/*.cpp cam/*.cpp weights/*.cpp api/*.cpp))
+LIB_SRCS   := $(filter-out api/example.cpp,$(wildcard nn/*.cpp io/*.cpp weights/*.cpp cam/*.cpp cam/eval/*.cpp cam/render/*.cpp api/*.cpp))
 CLI_SRCS   := $(wildcard cli/*.cpp)
 TEST_SRCS  := $(wildcard tests/*.cpp)
 BENCH_SRCS := $(wildcard bench/*.cpp)

@@ -3,9 +3,9 @@
 #include "api/entropycam.h"
 
 #include "cam/explain.h"
-#include "cam/png_write.h"
+#include "io/png_write.h"
 #include "cam/postprocess.h"
-#include "cam/render.h"
+#include "cam/render/render.h"
 #include "weights/model.h"
 
 namespace entropycam {

@@ -16,7 +16,7 @@
 
 #include "cam/explain.h"
 #include "nn/graph.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "weights/model.h"
 
 namespace {

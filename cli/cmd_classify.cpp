@@ -1,6 +1,7 @@
 // `entropycam classify`: the top-K classes of each input image, as text or one JSON document.
 #include <cstdio>
 
+#include "io/image.h"
 #include "cam/explain.h"
 #include "cli/args.h"
 #include "cli/commands.h"

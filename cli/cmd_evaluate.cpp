@@ -13,9 +13,10 @@
 #include <cstring>
 #include <set>
 
-#include "cam/evaluate.h"
+#include "io/image.h"
+#include "cam/eval/evaluate.h"
 #include "cam/explain.h"
-#include "cam/metrics_baselines.h"
+#include "cam/eval/metrics_baselines.h"
 #include "cam/postprocess.h"
 #include "cli/args.h"
 #include "cli/commands.h"

@@ -3,14 +3,14 @@
 #include <cstdio>
 
 #include "cam/explain.h"
-#include "cam/png_write.h"
+#include "io/png_write.h"
 #include "cam/postprocess.h"
-#include "cam/render.h"
+#include "cam/render/render.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/paths.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "weights/model.h"
 
 namespace ec::cli {

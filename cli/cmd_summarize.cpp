@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/eval_table.h"
 #include "nn/tensor.h"
-#include "nn/text_io.h"
+#include "io/text_io.h"
 
 namespace ec::cli {
 namespace {

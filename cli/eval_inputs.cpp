@@ -4,8 +4,8 @@
 #include <cstdlib>
 
 #include "cli/paths.h"
-#include "nn/image.h"
-#include "nn/text_io.h"
+#include "io/image.h"
+#include "io/text_io.h"
 
 namespace ec::cli {
 

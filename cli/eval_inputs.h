@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cam/metrics.h"
+#include "cam/eval/metrics.h"
 
 namespace ec::cli {
 

@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "cam/cam_methods.h"
-#include "cam/metrics.h"
+#include "cam/eval/metrics.h"
 #include "cli/args.h"
 #include "cli/json.h"
 #include "nn/tensor.h"

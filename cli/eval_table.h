@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/text_io.h"
+#include "io/text_io.h"
 
 namespace ec::cli {
 

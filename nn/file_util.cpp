@@ -44,4 +44,11 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     write_file_atomic(path, bytes.data(), bytes.size());
 }
 
+std::string read_text_file(const std::string& path) {
+    std::vector<uint8_t> bytes = read_file_bytes(path, kMaxTextFileBytes);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+size_t utf8_bom_length(const std::string& text) { return text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; }
+
 }  // namespace ec

@@ -7,8 +7,14 @@
 
 namespace ec {
 
+constexpr int64_t kMaxTextFileBytes = int64_t(64) << 20;  // a label or CSV file
+
 // Throws Error("PATH: ...") if the file is missing, unreadable, or larger than max_bytes.
 std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes);
+// A text file (labels, CSV) as a string, at most kMaxTextFileBytes.
+std::string read_text_file(const std::string& path);
+// Length of a UTF-8 byte order mark at the start of text (editors on Windows add it): 3 or 0.
+size_t utf8_bom_length(const std::string& text);
 // Writes to PATH.tmp.<pid>.<n> in the same directory, then renames over PATH. Throws Error on failure.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 void write_file_atomic(const std::string& path, const void* data, size_t size);

@@ -2,16 +2,12 @@
 // A Tensor owns its data; model parameters may instead point into a mapped weight file (see graph.h).
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace ec {
+#include "nn/error.h"
 
-// Every error the library raises: one line that names the problem.
-struct Error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+namespace ec {
 
 constexpr int kMaxRank = 4;
 // Largest element count any one tensor may have (1 Gi floats = 4 GiB); shape products are checked against it.

@@ -12,7 +12,7 @@
 #include "cam/entropy.h"
 #include "cam/postprocess.h"
 #include "nn/file_util.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "tests/reference_data.h"
 
 using namespace ec;

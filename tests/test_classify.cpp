@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "nn/text_io.h"
+#include "io/image.h"
+#include "io/text_io.h"
 #include "tests/test_weights_util.h"
 
 using namespace ec;

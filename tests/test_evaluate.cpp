@@ -1,4 +1,4 @@
-// cam/evaluate.h on a tiny hand-made network whose class-0 logit depends on one known region of the image:
+// cam/eval/evaluate.h on a tiny hand-made network whose class-0 logit depends on one known region of the image:
 // a map on the region must beat the inverted map on Deletion and Insertion, and the batched curves must equal
 // a direct, slow transcription of method.md (each point rebuilt from scratch, run at batch 1, probabilities
 // read from the graph's own Softmax node).
@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "cam/evaluate.h"
-#include "cam/metrics_baselines.h"
-#include "nn/npy.h"
+#include "cam/eval/evaluate.h"
+#include "cam/eval/metrics_baselines.h"
+#include "io/npy.h"
 #include "tests/test_util.h"
 #include "weights/model.h"
 
@@ -63,7 +63,7 @@ Heatmap region_map(bool inverted) {
     return m;
 }
 
-// ---- The slow transcription of method.md, independent of cam/metrics.cpp's helpers ----
+// ---- The slow transcription of method.md, independent of cam/eval/metrics.cpp's helpers ----
 
 float reference_prob(const TinyNet& net, const Tensor& image, int cls) {
     Session s;

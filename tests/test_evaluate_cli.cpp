@@ -12,7 +12,7 @@
 #include <map>
 #include <sstream>
 
-#include "nn/text_io.h"
+#include "io/text_io.h"
 #include "tests/test_util.h"
 #include "weights/model.h"
 

@@ -4,7 +4,7 @@
 
 #include "cam/explain.h"
 #include "cam/postprocess.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "tests/test_weights_util.h"
 
 using namespace ec;

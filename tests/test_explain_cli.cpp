@@ -2,7 +2,7 @@
 // the warnings, and one-line errors that leave nothing half-written.
 #include <sys/stat.h>
 
-#include "nn/image.h"
+#include "io/image.h"
 #include "tests/test_weights_util.h"
 
 using namespace ec;

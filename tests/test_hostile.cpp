@@ -15,7 +15,8 @@
 #include <cmath>
 #include <limits>
 
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "tests/fuzz/hostile_files.h"
 #include "tests/fuzz/tflite_builder.h"
 #include "tests/test_util.h"

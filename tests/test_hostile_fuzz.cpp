@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/image.h"
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "weights/tflite.h"
 #include "tests/fuzz/hostile_files.h"
 #include "weights/tflite_import.h"
@@ -32,14 +32,14 @@ void refuses(F f, const std::string& want) {
 }
 
 // fuzz_image: a JPEG DHT segment whose 16 code counts add up to 318 (> 256). Debian's stb_image 2.27 wrote past
-// its Huffman size array (UBSan: index 257 out of bounds for stbi_uc[257]). Fix: nn/image.cpp checks every DHT
+// its Huffman size array (UBSan: index 257 out of bounds for stbi_uc[257]). Fix: io/image.cpp checks every DHT
 // before stb sees the file.
 const uint8_t kJpegHuffmanOverflow[] = {
     0xff, 0xd8, 0xff, 0xc4, 0x03, 0x03, 0x03, 0x65, 0xd9
 };
 
 // fuzz_npy: a header whose descr value is empty: std::string::substr threw std::out_of_range (the CLI's exit 3,
-// "internal error"). Fix: nn/npy.cpp checks that descr is a quoted string.
+// "internal error"). Fix: io/npy.cpp checks that descr is a quoted string.
 const uint8_t kNpyEmptyDescr[] = {
     0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0xe6, 0x0c, 0x00, 0x7b, 0x27,
     0x64, 0x65, 0x73, 0x63, 0x72, 0x27, 0x3a, 0x2c, 0x20, 0x3f
@@ -184,7 +184,7 @@ const uint8_t kTfliteZeroPointOverflow[] = {
 
 // fuzz_image: a PNG whose second chunk has an unknown critical type holding a line feed. stb puts the 4 type
 // bytes into its failure reason (a static buffer shared by all threads), which went into the message. Fix:
-// nn/image.cpp names that reason without reading the bytes, and turns control characters in others into '?'.
+// io/image.cpp names that reason without reading the bytes, and turns control characters in others into '?'.
 const uint8_t kPngChunkTypeWithLineFeed[] = {
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
     0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x08,
@@ -273,7 +273,7 @@ TEST_CASE("fuzz regression: an unknown PNG chunk type holding a line feed") {
 
 // fuzz_image: stb_image 2.27 calls memcpy(NULL, src, 0) when the first IDAT chunk of a PNG is empty (UBSan:
 // null pointer passed as argument 1). Empty IDAT chunks are legal PNG and no byte is touched, so nothing is
-// changed in the library: the fuzz build turns off that one UBSan check for nn/stb_image_impl.cpp, and this
+// changed in the library: the fuzz build turns off that one UBSan check for io/stb_image_impl.cpp, and this
 // test pins down the behaviour of the normal build. Skipped under `make sanitize`, where the check would stop it.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kSanitized = true;

@@ -8,10 +8,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "weights/labels.h"
 #include "nn/file_util.h"
-#include "nn/image.h"
-#include "nn/npy.h"
-#include "nn/text_io.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "io/text_io.h"
 #include "tests/fuzz/tflite_builder.h"
 #include "tests/test_weights_util.h"
 #include "weights/format.h"

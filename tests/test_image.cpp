@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "nn/file_util.h"
-#include "nn/image.h"
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "tests/test_util.h"
 
 using ec::Error;

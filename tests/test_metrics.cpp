@@ -1,10 +1,10 @@
-// The metric math of cam/metrics.h and cam/metrics_baselines.h on known answers: analytic curves, hand-computed
+// The metric math of cam/eval/metrics.h and cam/eval/metrics_baselines.h on known answers: analytic curves, hand-computed
 // Average Drop / Increase, a hand-made mask, and direct transcriptions of the blur and the baselines.
 #include <cmath>
 #include <random>
 
-#include "cam/metrics.h"
-#include "cam/metrics_baselines.h"
+#include "cam/eval/metrics.h"
+#include "cam/eval/metrics_baselines.h"
 #include "tests/test_util.h"
 
 using namespace ec;

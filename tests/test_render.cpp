@@ -1,5 +1,5 @@
 // Display: jet colormap, overlay blend, bitmap font, grid figure layout and PNG writing (read back through
-// nn/image.h's stb_image decoder).
+// io/image.h's stb_image decoder).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -7,13 +7,13 @@
 
 #include <unistd.h>
 
-#include "cam/colormap.h"
-#include "cam/font.h"
-#include "cam/png_write.h"
+#include "cam/render/colormap.h"
+#include "cam/render/font.h"
+#include "io/png_write.h"
 #include "cam/postprocess.h"
-#include "cam/render.h"
+#include "cam/render/render.h"
 #include "nn/file_util.h"
-#include "nn/image.h"
+#include "io/image.h"
 #include "tests/test_util.h"
 
 using namespace ec;

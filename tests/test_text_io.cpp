@@ -6,8 +6,9 @@
 #include <string>
 #include <unistd.h>
 
+#include "weights/labels.h"
 #include "nn/file_util.h"
-#include "nn/text_io.h"
+#include "io/text_io.h"
 #include "tests/test_util.h"
 
 using ec::CsvTable;

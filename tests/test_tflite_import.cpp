@@ -5,8 +5,8 @@
 #include <numeric>
 #include <cstring>
 
-#include "nn/image.h"
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "tests/test_weights_util.h"
 #include "weights/tflite_import.h"
 
@@ -112,7 +112,7 @@ TEST_CASE("import: a label file whose count does not match the classes is refuse
 
 TEST_CASE("import: all models match the reference from input.npy, and our own decoding agrees on the top-1") {
     // One batch-2 forward per reference folder: row 0 is the reference's input.npy, row 1 the same image decoded
-    // and resized by nn/image.h. Row 0: logits within 1e-3 absolute, the same top-5, and the three activations
+    // and resized by io/image.h. Row 0: logits within 1e-3 absolute, the same top-5, and the three activations
     // within 1e-4 of their max |value|. Row 1: the decoded pixels equal input_u8 exactly for BMP (JPEG decoders
     // differ by a few levels) and the top-1 equals the reference's (BMP: always; JPEG: all but at most one).
     int agree = 0, total = 0;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cam/explain.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "tests/test_weights_util.h"
 
 using namespace ec;

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <random>
 
-#include "nn/npy.h"
+#include "io/npy.h"
 #include "tests/test_weights_util.h"
 #include "weights/format.h"
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "weights/labels.h"
 #include "weights/format.h"
 
 namespace ec {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 
+#include "weights/labels.h"
 #include "nn/file_util.h"
 #include "weights/format.h"
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "weights/labels.h"
 #include "weights/model.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

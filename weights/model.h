@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "nn/graph.h"
-#include "nn/image.h"
+#include "nn/preprocessing.h"
 
 namespace ec {
 

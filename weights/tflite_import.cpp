@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "nn/file_util.h"
-#include "nn/text_io.h"
+#include "weights/labels.h"
 #include "weights/format.h"
 
 namespace ec {

@@ -37,7 +37,7 @@ $(FUZZ_BUILD)/obj/%.o: %.cpp
 # stb_image 2.27 calls memcpy(NULL, src, 0) for a zero-length first IDAT chunk of a PNG (legal PNG; no byte is
 # touched, and the library's -O3 build decodes such files correctly, see test_hostile_fuzz.cpp). UBSan's
 # nonnull-attribute check stops on it, so that one check is off for the stb translation unit only.
-$(FUZZ_BUILD)/obj/nn/stb_image_impl.o: FUZZ_CXXFLAGS += -fno-sanitize=nonnull-attribute
+$(FUZZ_BUILD)/obj/io/stb_image_impl.o: FUZZ_CXXFLAGS += -fno-sanitize=nonnull-attribute
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	$(FUZZ_CXX) -fopenmp $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread

@@ -1,9 +1,9 @@
-// libFuzzer target: image decoding and preprocessing (nn/image.h): header limits, stb_image decoding, the
+// libFuzzer target: image decoding and preprocessing (io/image.h): header limits, stb_image decoding, the
 // bilinear resize and the normalisation, with two properties: resizing to the same size is the identity, and
 // input_to_image inverts image_to_input.
 #include <cstdlib>
 
-#include "nn/image.h"
+#include "io/image.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

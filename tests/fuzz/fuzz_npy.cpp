@@ -1,4 +1,4 @@
-// libFuzzer target: the .npy reader (nn/npy.h parse_npy) and what reads .npy files from disk: read_npy_tensor
+// libFuzzer target: the .npy reader (io/npy.h parse_npy) and what reads .npy files from disk: read_npy_tensor
 // and load_input (a uint8 image to resize, or a float input to check), through a temporary file.
 #include <unistd.h>
 
@@ -6,8 +6,8 @@
 #include <string>
 
 #include "nn/file_util.h"
-#include "nn/image.h"
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

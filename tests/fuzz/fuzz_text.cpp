@@ -1,10 +1,11 @@
-// libFuzzer target: the label and CSV readers (nn/text_io.h) and the evaluate CSV rows read from them
+// libFuzzer target: the label and CSV readers (io/text_io.h) and the evaluate CSV rows read from them
 // (cli/eval_table.h, what `evaluate --resume` and `summarize` read). Properties: csv_escape round-trips every
 // table parse_csv returns, and an evaluate row read from CSV is written back to the same row.
 #include <cstdlib>
 
+#include "weights/labels.h"
 #include "cli/eval_table.h"
-#include "nn/text_io.h"
+#include "io/text_io.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

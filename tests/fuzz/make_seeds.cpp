@@ -20,8 +20,8 @@
 
 #include "cli/eval_table.h"
 #include "nn/file_util.h"
-#include "nn/image.h"
-#include "nn/npy.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "tests/fuzz/hostile_files.h"
 #include "tests/fuzz/tflite_builder.h"
 #include "weights/format.h"

@@ -1,4 +1,4 @@
-// Scores saliency maps of one image with the metrics of cam/metrics.h by running perturbed copies of the
+// Scores saliency maps of one image with the metrics of cam/eval/metrics.h by running perturbed copies of the
 // image through a network: the Deletion and Insertion curves, Average Drop / Increase in Confidence, and the
 // energy pointing game. Every perturbed copy of every map goes through one Session in batches (the graph runs
 // any batch N; the kernels use every core through OpenMP). Scores are softmax probabilities of one class.
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cam/heatmap.h"
-#include "cam/metrics.h"
+#include "cam/eval/metrics.h"
 #include "nn/graph.h"
 
 namespace ec {

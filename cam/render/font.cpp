@@ -1,4 +1,4 @@
-#include "cam/font.h"
+#include "cam/render/font.h"
 
 #include <cstdint>
 

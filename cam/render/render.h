@@ -1,15 +1,15 @@
 // Display of CAMs (method.md, step 4): jet colouring, the alpha blend over the input image, small drawing
-// helpers on RGB u8 images, and the poster's grid figure (Figure 1 layout). Images are nn/image.h's ImageU8
+// helpers on RGB u8 images, and the poster's grid figure (Figure 1 layout). Images are io/image.h's ImageU8
 // (row-major RGB, the type image loading returns); resizing uses its resize_bilinear_u8. Writing PNGs is
-// cam/png_write.h. Nothing here normalises a map: maps are expected in [0, 1] (values outside are clamped
+// io/png_write.h. Nothing here normalises a map: maps are expected in [0, 1] (values outside are clamped
 // by the colormap).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "cam/colormap.h"
+#include "cam/render/colormap.h"
 #include "cam/heatmap.h"
-#include "nn/image.h"
+#include "io/image.h"
 
 namespace ec {
 

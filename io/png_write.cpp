@@ -1,7 +1,7 @@
 // The one translation unit that compiles stb_image_write. Only the in-memory PNG writer is used: no stdio entry
 // points (we write the file ourselves, atomically), and none of stb's global settings (compression level,
 // forced filter) are touched, so encoding is safe from several threads.
-#include "cam/png_write.h"
+#include "io/png_write.h"
 
 #include <climits>
 

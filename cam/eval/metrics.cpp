@@ -1,4 +1,4 @@
-#include "cam/metrics.h"
+#include "cam/eval/metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
-#include "cam/render.h"
+#include "cam/render/render.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "cam/font.h"
+#include "cam/render/font.h"
 #include "cam/postprocess.h"
 #include "nn/tensor.h"
 

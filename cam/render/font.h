@@ -3,8 +3,8 @@
 #pragma once
 #include <string>
 
-#include "cam/colormap.h"
-#include "nn/image.h"
+#include "cam/render/colormap.h"
+#include "io/image.h"
 
 namespace ec {
 

@@ -1,8 +1,8 @@
 // The one translation unit that compiles stb_image (headers from /usr/include/stb). Hardened for untrusted files:
 // - only the formats we document are compiled in (JPEG, PNG, BMP, GIF, TGA; no PSD/HDR/PIC/PNM parsers),
-// - no stdio entry points: callers read the file themselves with a size limit (nn/image.cpp) and decode from memory,
+// - no stdio entry points: callers read the file themselves with a size limit (io/image.cpp) and decode from memory,
 // - every allocation stb makes goes through capped_malloc/capped_realloc, which refuse any single block larger
-//   than kMaxStbAllocationBytes. The dimension checks in nn/image.cpp already bound what a well-formed file needs;
+//   than kMaxStbAllocationBytes. The dimension checks in io/image.cpp already bound what a well-formed file needs;
 //   the cap bounds what a malformed one can ask for, e.g. a PNG whose zlib stream inflates far past the size its
 //   header implies (stb grows that buffer by doubling, up to 2 GiB, without looking at the header).
 // stb keeps its failure reason in a thread-local, and we never call its global setters (flip, unpremultiply,
@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdlib>
 
-#include "nn/image.h"
+#include "io/image.h"
 
 namespace {
 
@@ -34,7 +34,7 @@ void* capped_realloc(void* p, size_t bytes) {
 #define STBI_MALLOC(bytes) capped_malloc(bytes)
 #define STBI_REALLOC(p, bytes) capped_realloc(p, bytes)
 #define STBI_FREE(p) std::free(p)
-// stb's own per-side cap. Kept well above kMaxImageSide so that nn/image.cpp's header check, which names the
+// stb's own per-side cap. Kept well above kMaxImageSide so that io/image.cpp's header check, which names the
 // limit in its message, is what refuses a large image; this only bounds stb's size arithmetic as a backstop.
 #define STBI_MAX_DIMENSIONS (1 << 20)
 #define STBI_NO_STDIO

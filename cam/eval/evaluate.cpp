@@ -1,4 +1,4 @@
-#include "cam/evaluate.h"
+#include "cam/eval/evaluate.h"
 
 #include <cmath>
 #include <cstring>

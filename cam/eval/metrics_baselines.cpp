@@ -1,4 +1,4 @@
-#include "cam/metrics_baselines.h"
+#include "cam/eval/metrics_baselines.h"
 
 #include <cmath>
 #include <string>

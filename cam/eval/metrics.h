@@ -2,7 +2,7 @@
 // metrics"), as plain math on maps, images and probabilities: the pixel order of Deletion/Insertion, the
 // per-step pixel replacement, the trapezoid AUC, the Insertion blur substrate, Average Drop, Increase in
 // Confidence, the energy pointing game and the mean with its 95 % confidence interval.
-// Running perturbed images through a network is cam/evaluate.h; the two baseline maps are cam/metrics_baselines.h.
+// Running perturbed images through a network is cam/eval/evaluate.h; the two baseline maps are cam/eval/metrics_baselines.h.
 // Images here are one 1 x H x W x C (NHWC) tensor or its raw floats; maps are H x W, row-major.
 #pragma once
 #include <cstdint>

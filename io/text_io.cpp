@@ -1,4 +1,4 @@
-#include "nn/text_io.h"
+#include "io/text_io.h"
 
 #include "nn/file_util.h"
 #include "nn/tensor.h"
@@ -8,41 +8,7 @@ namespace {
 
 std::string where(const std::string& name, size_t line) { return name + ":" + std::to_string(line) + ": "; }
 
-std::string read_text_file(const std::string& path) {
-    std::vector<uint8_t> bytes = read_file_bytes(path, kMaxTextFileBytes);
-    return std::string(bytes.begin(), bytes.end());
-}
-
-// Offset after a UTF-8 byte order mark, if the text starts with one (editors on Windows add it).
-size_t after_bom(const std::string& text) { return text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; }
-
 }  // namespace
-
-std::vector<std::string> parse_labels(const std::string& text, const std::string& name) {
-    if (int64_t(text.size()) > kMaxTextFileBytes)
-        throw Error(name + ": " + std::to_string(text.size()) + " bytes exceeds the limit for a label file");
-    std::vector<std::string> labels;
-    size_t pos = after_bom(text), line = 1;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string::npos) end = text.size();  // last line without a newline
-        std::string label = text.substr(pos, end - pos);
-        if (!label.empty() && label.back() == '\r') label.pop_back();
-        if (label.find('\0') != std::string::npos) throw Error(where(name, line) + "NUL byte: not a text file");
-        if (label.size() > kMaxLabelBytes)
-            throw Error(where(name, line) + "label of " + std::to_string(label.size()) + " bytes exceeds the limit of " +
-                        std::to_string(kMaxLabelBytes));
-        if (labels.size() >= size_t(kMaxLabels))
-            throw Error(name + ": more than " + std::to_string(kMaxLabels) + " labels");
-        labels.push_back(std::move(label));
-        pos = end + 1;
-        ++line;
-    }
-    if (labels.empty()) throw Error(name + ": no labels (empty file)");
-    return labels;
-}
-
-std::vector<std::string> read_labels(const std::string& path) { return parse_labels(read_text_file(path), path); }
 
 size_t CsvTable::column(const std::string& name) const {
     for (size_t i = 0; i < header.size(); ++i)
@@ -54,7 +20,7 @@ CsvTable parse_csv(const std::string& text, const std::string& name) {
     if (int64_t(text.size()) > kMaxTextFileBytes)
         throw Error(name + ": " + std::to_string(text.size()) + " bytes exceeds the limit for a CSV file");
     const size_t n = text.size();
-    size_t i = after_bom(text), line = 1;
+    size_t i = utf8_bom_length(text), line = 1;
     CsvTable table;
     bool have_header = false;
     while (i < n) {

@@ -1,4 +1,4 @@
-#include "nn/image.h"
+#include "io/image.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,11 +6,11 @@
 #include <cstring>
 #include <memory>
 
-#define STBI_NO_STDIO  // as in nn/stb_image_impl.cpp: decoding is from memory only
+#define STBI_NO_STDIO  // as in io/stb_image_impl.cpp: decoding is from memory only
 #include <stb_image.h>
 
 #include "nn/file_util.h"
-#include "nn/npy.h"
+#include "io/npy.h"
 
 namespace ec {
 namespace {

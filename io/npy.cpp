@@ -1,4 +1,4 @@
-#include "nn/npy.h"
+#include "io/npy.h"
 
 #include <cstdio>
 #include <cstring>

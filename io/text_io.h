@@ -1,4 +1,4 @@
-// Small text readers: a label list (one label per line) and CSV (RFC 4180: quoted fields may hold commas,
+// CSV reading and writing (RFC 4180: quoted fields may hold commas,
 // doubled quotes and line breaks; CRLF or LF line ends). Sizes are limited so a wrong or hostile file fails fast
 // with a message naming the file and line. Does not: guess delimiters, trim spaces, or convert numbers.
 #pragma once
@@ -6,18 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "nn/file_util.h"
+
 namespace ec {
 
-constexpr int kMaxLabels = 100000;                        // lines in a label file
-constexpr size_t kMaxLabelBytes = 4096;                    // one label
-constexpr int64_t kMaxTextFileBytes = int64_t(64) << 20;   // a label or CSV file
 constexpr size_t kMaxCsvFields = 4096;                     // fields in one CSV record
-
-// One label per line; a trailing '\r' (CRLF files) and a leading UTF-8 byte order mark are removed. A final
-// newline does not add an empty label; empty lines inside the file are kept (label indices are positions).
-// Throws Error("PATH:LINE: ...") for a NUL byte, an over-long line, too many lines, or no labels at all.
-std::vector<std::string> read_labels(const std::string& path);
-std::vector<std::string> parse_labels(const std::string& text, const std::string& name);
 
 struct CsvTable {
     std::vector<std::string> header;

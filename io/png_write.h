@@ -1,9 +1,9 @@
-// PNG encoding of an RGB u8 image (stb_image_write, compiled in cam/png_write.cpp only). Writing goes to a
+// PNG encoding of an RGB u8 image (stb_image_write, compiled in io/png_write.cpp only). Writing goes to a
 // temporary name and is renamed into place, so an interrupted run never leaves a half-written PNG.
 #pragma once
 #include <string>
 
-#include "nn/image.h"
+#include "io/image.h"
 
 namespace ec {
 

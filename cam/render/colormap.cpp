@@ -1,4 +1,4 @@
-#include "cam/colormap.h"
+#include "cam/render/colormap.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "nn/preprocessing.h"
 #include "nn/tensor.h"
 
 namespace ec {
 
 // Limits on untrusted image files. A few header bytes can claim any size; these are checked on the header
 // (stbi_info) before stb_image allocates anything, so a crafted file cannot make the decoder ask for gigabytes.
-constexpr int kMaxImageSide = 16384;                       // pixels, either side
 constexpr int64_t kMaxImagePixels = int64_t(64) << 20;     // width * height (64 Mi pixels, ~192 MiB as RGB)
 constexpr int64_t kMaxImageFileBytes = int64_t(256) << 20; // encoded file size, checked before reading
 
@@ -47,15 +47,6 @@ ImageU8 decode_image_memory(const uint8_t* bytes, size_t size, const std::string
 // interpolated in double along x then y, rounded with floor(v + 0.5) and clamped to [0, 255].
 // Throws Error if the input is empty or out_w/out_h is not in [1, kMaxImageSide].
 ImageU8 resize_bilinear_u8(const ImageU8& in, int out_w, int out_h);
-
-// How an image becomes the network input: resized to width x height, then x = float(u8) * scale + offset.
-// scale is a double so that u8 * (1 / 127.5) rounded to float equals the reference's float32 division
-// u8 / 127.5 for every u8 (a float 1/127.5f differs in the last bit for 111 of the 256 values).
-struct Preprocessing {
-    int width = 224, height = 224;
-    double scale = 1.0 / 127.5;
-    float offset = -1.0f;
-};
 
 // A 1 x H x W x 3 float32 tensor: x = float(u8 * scale) + offset (product in double, sum in float32).
 // The image must already be width x height (Error otherwise).
