@@ -201,3 +201,15 @@ TEST_CASE("op table: TFLite CONCATENATION of 65 and 256 inputs imports and runs;
                          "over.tflite: node 'concat' (Concat): has 257 inputs, more than the limit of 256 (kMaxConcatInputs)",
                          Error);
 }
+
+TEST_CASE("op table: `classify` runs an .ecw model whose Concat has 65 inputs (it crashed when the runner had 64 slots)") {
+    const std::string file = test::wide_concat_tflite(65);
+    const Model m = import_tflite_memory(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "wide.tflite", "wide", {});
+    test::TempDir tmp;
+    save_model(m, tmp.path + "/wide65.ecw");
+    const test::CliResult r =
+        test::run_cli("classify --top 2 --model '" + tmp.path + "/wide65.ecw' '" + test::shared_path("images/coral/cat.bmp") + "'");
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("class ") != std::string::npos);
+}
