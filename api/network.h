@@ -8,9 +8,15 @@
 
 namespace ec {
 
-// A model spec: a path to a .tflite file (imported, with no labels), a path to an .ecw file, or the NAME of a
-// model converted by `make weights` (weights_dir()/NAME.ecw). Throws Error naming the problem.
-Model open_model(const std::string& spec);
+// Whether a .tflite path is imported on load (the public API) or refused with "is a TFLite model, not an .ecw
+// weight file (convert it with `entropycam convert`)" (the CLI: tests/test_hostile.cpp asserts this; making
+// the CLI import too is one argument here, once that test is changed).
+enum class TfliteSpecs { Import, Refuse };
+
+// A model spec: a path to an .ecw file, the NAME of a model converted by `make weights`
+// (weights_dir()/NAME.ecw), or a path to a .tflite file (imported without labels, or refused: see above).
+// Throws Error naming the problem.
+Model open_model(const std::string& spec, TfliteSpecs tflite);
 
 // The pipeline's view of `model`; valid while `model` lives.
 Network network_of(const Model& model);

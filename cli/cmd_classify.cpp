@@ -15,7 +15,7 @@ namespace {
 const char* kUsage =
     "usage: entropycam classify [--model M] [--top K] [--json] INPUT...\n"
     "Prints the K most likely classes of each input (an image, a folder of images, or a .npy input).\n"
-    "  --model M  model name (build/weights/M.ecw) .ecw or .tflite file; default mobilenet_v2_1.0_224_quant\n"
+    "  --model M  model name (build/weights/M.ecw) or .ecw file; default mobilenet_v2_1.0_224_quant\n"
     "  --top K    how many classes per input (default 5)\n"
     "  --json     one JSON document: {\"model\", \"inputs\": [{\"file\", \"top\": [{\"index\", \"label\", \"logit\", \"prob\"}]}]}\n";
 
@@ -28,7 +28,7 @@ int cmd_classify(const std::vector<std::string>& argv) {
     const int top = a.get_int("--top", 5, 1, 100000);
     const bool json = a.has("--json");
 
-    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"));
+    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
     const Network net = network_of(model);
     const std::vector<std::string> inputs = expand_inputs(a.positional);
     if (inputs.empty()) throw Error("no image files in " + a.positional[0]);
