@@ -4,11 +4,11 @@
 #include <cstdio>
 #include <set>
 
+#include "cam/eval/eval_table.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/eval_table.h"
-#include "nn/tensor.h"
 #include "io/text_io.h"
+#include "nn/tensor.h"
 
 namespace ec::cli {
 namespace {
