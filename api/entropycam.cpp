@@ -38,7 +38,7 @@ Prediction prediction(const ec::Model& m, int index, float logit, double prob) {
 std::shared_ptr<const Model> load_model(const std::string& name_or_path) {
     return translate_errors([&] {
         auto model = std::make_shared<Model>();
-        model->m = ec::open_model(name_or_path, ec::TfliteSpecs::Import);
+        model->m = ec::open_model(name_or_path);
         return std::shared_ptr<const Model>(model);
     });
 }

@@ -9,8 +9,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-Model open_model(const std::string& spec, TfliteSpecs tflite) {
-    if (tflite == TfliteSpecs::Import && ends_with(spec, ".tflite")) return import_tflite(spec, "");
+Model open_model(const std::string& spec) {
+    if (ends_with(spec, ".tflite")) return import_tflite(spec, "");
     return load_model(resolve_model(spec));
 }
 

@@ -8,15 +8,14 @@
 
 namespace ec {
 
-// Whether a .tflite path is imported on load (the public API) or refused with "is a TFLite model, not an .ecw
-// weight file (convert it with `entropycam convert`)" (the CLI: tests/test_hostile.cpp asserts this; making
-// the CLI import too is one argument here, once that test is changed).
-enum class TfliteSpecs { Import, Refuse };
+// The model the CLI and the public API use when none is named.
+constexpr const char* kDefaultModel = "mobilenet_v2_1.0_224_quant";
 
 // A model spec: a path to an .ecw file, the NAME of a model converted by `make weights`
-// (weights_dir()/NAME.ecw), or a path to a .tflite file (imported without labels, or refused: see above).
+// (weights_dir()/NAME.ecw), or a path to a .tflite file (imported on load, without labels; `entropycam convert`
+// makes an .ecw once, with labels, that maps in milliseconds).
 // Throws Error naming the problem.
-Model open_model(const std::string& spec, TfliteSpecs tflite);
+Model open_model(const std::string& spec);
 
 // The pipeline's view of `model`; valid while `model` lives.
 Network network_of(const Model& model);

@@ -28,7 +28,7 @@ int cmd_classify(const std::vector<std::string>& argv) {
     const int top = a.get_int("--top", 5, 1, 100000);
     const bool json = a.has("--json");
 
-    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    const Model model = open_model(a.get("--model", kDefaultModel));
     const Network net = network_of(model);
     const std::vector<std::string> inputs = expand_inputs(a.positional);
     if (inputs.empty()) throw Error("no image files in " + a.positional[0]);

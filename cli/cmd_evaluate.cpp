@@ -230,7 +230,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     if (a.has("--resume") && csv_path.empty()) throw UsageError("--resume needs --csv FILE");
 
     // ---- Check everything before the long run starts. ----
-    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    const Model model = open_model(a.get("--model", kDefaultModel));
     const Network net = network_of(model);
     ExplainRequest request;
     request.layer = a.get("--layer");

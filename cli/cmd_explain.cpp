@@ -137,7 +137,7 @@ int cmd_explain(const std::vector<std::string>& argv) {
     ExplainRequest request = parse_request(a);
     const std::string out_dir = a.get("--out", "out/explain");
 
-    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    const Model model = open_model(a.get("--model", kDefaultModel));
     const Network net = network_of(model);
     ExplainPlan plan = plan_explain(net, request);  // the layer is checked first, then the class
     if (a.has("--class")) {

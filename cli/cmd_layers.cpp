@@ -29,7 +29,7 @@ int cmd_layers(const std::vector<std::string>& argv) {
     Args a = parse_args(argv, {"--model"}, {"--json", "--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "'");
-    Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    Model model = open_model(a.get("--model", kDefaultModel));
     const Graph& g = model.graph;
     // The default target is the CAM module's rule (cam/explain.h); a graph without one has no default.
     int default_target = -1;

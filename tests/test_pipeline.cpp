@@ -172,11 +172,10 @@ TEST_CASE("pipeline: the gradient-constant warning is data, the class range is c
     CHECK(classify_input(net, s, in.input, 5000).size() == 1001u);
 }
 
-TEST_CASE("pipeline: open_model imports a .tflite file for the API and refuses it for the CLI") {
+TEST_CASE("pipeline: open_model imports a .tflite file (CLI and API alike); a missing one is an Error") {
     const std::string tflite = test::model_tflite("mobilenet_v1_0.75_192_quant");
-    const Model m = open_model(tflite, TfliteSpecs::Import);
+    const Model m = open_model(tflite);
     CHECK(m.preprocessing.height == 192);
     CHECK(output_count(network_of(m)) == 1001);
-    test::check_error_contains([&] { open_model(tflite, TfliteSpecs::Refuse); }, "is a TFLite model, not an .ecw weight file");
-    CHECK_THROWS_AS(open_model("/nonexistent/model.tflite", TfliteSpecs::Import), Error);
+    CHECK_THROWS_AS(open_model("/nonexistent/model.tflite"), Error);
 }
