@@ -1,10 +1,10 @@
 // libFuzzer target: the label and CSV readers (io/text_io.h) and the evaluate CSV rows read from them
-// (cli/eval_table.h, what `evaluate --resume` and `summarize` read). Properties: csv_escape round-trips every
+// (cam/eval/eval_table.h, what `evaluate --resume` and `summarize` read). Properties: csv_escape round-trips every
 // table parse_csv returns, and an evaluate row read from CSV is written back to the same row.
 #include <cstdlib>
 
 #include "weights/labels.h"
-#include "cli/eval_table.h"
+#include "cam/eval/eval_table.h"
 #include "io/text_io.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -35,18 +35,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             CsvTable u = parse_csv(again, "again.csv");
             if (u.header != t.header || u.rows != t.rows) std::abort();
         }
-        std::vector<cli::EvalRow> rows = cli::eval_rows_from_csv(t, "fuzz.csv");
+        std::vector<EvalRow> rows = eval_rows_from_csv(t, "fuzz.csv");
         std::string csv;
-        for (const std::string& h : cli::eval_csv_header()) csv += (csv.empty() ? "" : ",") + h;
+        for (const std::string& h : eval_csv_header()) csv += (csv.empty() ? "" : ",") + h;
         csv += "\n";
-        for (const cli::EvalRow& row : rows) csv += cli::eval_csv_line(row);
-        std::vector<cli::EvalRow> back = cli::eval_rows_from_csv(parse_csv(csv, "back.csv"), "back.csv");
+        for (const EvalRow& row : rows) csv += eval_csv_line(row);
+        std::vector<EvalRow> back = eval_rows_from_csv(parse_csv(csv, "back.csv"), "back.csv");
         if (back.size() != rows.size()) std::abort();
         for (size_t i = 0; i < rows.size(); ++i)
-            if (cli::eval_csv_line(back[i]) != cli::eval_csv_line(rows[i])) std::abort();
-        cli::sort_eval_rows(rows, cli::default_method_order());
-        cli::eval_markdown(rows);
-        cli::eval_json(rows);
+            if (eval_csv_line(back[i]) != eval_csv_line(rows[i])) std::abort();
+        sort_eval_rows(rows, default_method_order());
+        eval_markdown(rows);
+        eval_json(rows);
     } catch (const Error& e) {
         fuzz::check_one_line(e);
     }

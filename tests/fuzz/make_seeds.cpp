@@ -18,7 +18,7 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
-#include "cli/eval_table.h"
+#include "cam/eval/eval_table.h"
 #include "nn/file_util.h"
 #include "io/image.h"
 #include "io/npy.h"
@@ -174,14 +174,14 @@ void text_seeds(const std::string& shared) {
     put("text", "shared_labels.csv", read(shared + "/images/imagenet-dev/labels.csv"));
     put("text", "quoted.csv", "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"multi\nline\"\n\n1,2,\n");
     put("text", "bom.txt", "\xEF\xBB\xBF" "background\r\ncat\n\ndog");
-    cli::EvalRow r{"img/cat.jpg", 3, "mobilenet", "layer/Relu6", 50, "top1", "gradcam", 282, "tiger cat, \"x\"", 0.5, 0.25, {}};
-    for (int k = 0; k < cli::kEvalMetricCount; ++k) r.metric[k] = 0.125 * k;
+    EvalRow r{"img/cat.jpg", 3, "mobilenet", "layer/Relu6", 50, "top1", "gradcam", 282, "tiger cat, \"x\"", 0.5, 0.25, {}};
+    for (int k = 0; k < kEvalMetricCount; ++k) r.metric[k] = 0.125 * k;
     std::string csv;
-    for (const std::string& h : cli::eval_csv_header()) csv += (csv.empty() ? "" : ",") + h;
-    csv += "\n" + cli::eval_csv_line(r);
+    for (const std::string& h : eval_csv_header()) csv += (csv.empty() ? "" : ",") + h;
+    csv += "\n" + eval_csv_line(r);
     r.method = "random";
     r.metric[2] = std::nan("");
-    csv += cli::eval_csv_line(r);
+    csv += eval_csv_line(r);
     put("text", "evaluate.csv", csv);
 }
 
