@@ -184,6 +184,8 @@ int read_node(Reader& r, Graph& g) {
 
 }  // namespace
 
+// Longer than our ~60-line guide on purpose: it reads the file top to bottom in the order weights/FORMAT.md
+// describes it, each section checked where it is read, so the code can be read side by side with the format.
 Model parse_model(const uint8_t* data, size_t size, std::shared_ptr<const void> backing, const std::string& what) {
     if (reinterpret_cast<uintptr_t>(data) % kDataAlignment) throw Error(what + ": weight data is not 64-byte aligned in memory");
     if (int64_t(size) > kMaxFileBytes) throw Error(what + ": weight file is larger than the limit of " + std::to_string(kMaxFileBytes) + " bytes");

@@ -83,6 +83,8 @@ uint64_t align_up(uint64_t v) { return (v + kDataAlignment - 1) / kDataAlignment
 
 }  // namespace
 
+// Longer than our ~60-line guide on purpose: it reads the file top to bottom in the order weights/FORMAT.md
+// describes it, each section checked where it is read, so the code can be read side by side with the format.
 std::string serialize_model(const Model& model) {
     const Graph& g = model.graph;
     if (g.inputs.empty()) throw Error("model '" + model.name + "' has no graph input");

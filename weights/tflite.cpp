@@ -156,6 +156,8 @@ bool is_supported_op(int code) {
     }
 }
 
+// Longer than our ~60-line guide on purpose: one pass over the FlatBuffer tables in the order
+// ../shared/docs/tflite-format.md lists them, every offset bounds-checked where it is followed.
 Model parse_tflite(const uint8_t* data, size_t size, const std::string& what) {
     if (int64_t(size) > kMaxTfliteBytes)
         throw Error(what + ": " + std::to_string(size) + " bytes is above the TFLite size limit");
