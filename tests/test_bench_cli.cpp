@@ -1,0 +1,65 @@
+// `entropycam bench` (cli/cmd_bench.cpp on cam/pass_timing.h): the JSON keys the issue names, figures that are
+// positive and ordered as the passes nest, and usage errors. No timing is asserted beyond that: speed figures
+// come from the benchmark, never from tests.
+#include <map>
+#include <sstream>
+
+#include "cam/pass_timing.h"
+#include "tests/test_weights_util.h"
+
+using namespace ec;
+
+namespace {
+
+// The numbers of a flat JSON object of numbers and strings, by key.
+std::map<std::string, double> json_numbers(const std::string& json) {
+    std::map<std::string, double> out;
+    size_t pos = 0;
+    while ((pos = json.find('"', pos)) != std::string::npos) {
+        const size_t end = json.find('"', pos + 1);
+        const std::string key = json.substr(pos + 1, end - pos - 1);
+        size_t v = json.find_first_not_of(": ", end + 1);
+        if (json[v] == '"') { pos = json.find('"', v + 1) + 1; continue; }
+        out[key] = std::stod(json.substr(v));
+        pos = json.find_first_of(",}", v);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("summarize_times: median of odd and even counts, minimum; an empty list is an error") {
+    CHECK(summarize_times({3, 1, 2}).median_ms == 2);
+    CHECK(summarize_times({4, 1, 3, 2}).median_ms == 2.5);
+    CHECK(summarize_times({4, 1, 3, 2}).min_ms == 1);
+    CHECK_THROWS_AS(summarize_times({}), Error);
+}
+
+TEST_CASE("bench: --json has every key, positive figures, and the passes nest") {
+    const std::string model = test::model_tflite("mobilenet_v1_0.75_192_quant");
+    test::CliResult r = test::run_cli("bench --json --iters 2 --batch 2 --threads 1 --model '" + model + "'");
+    REQUIRE(r.exit_code == 0);
+    const std::map<std::string, double> v = json_numbers(r.out);
+    for (const char* key : {"load_ms", "forward_ms", "backward_ms", "backward_input_ms", "explain_ms"}) {
+        CAPTURE(key);
+        REQUIRE(v.count(key) == 1);
+        REQUIRE(v.count(std::string(key) + "_min") == 1);
+        CHECK(v.at(key) > 0);
+        CHECK(v.at(std::string(key) + "_min") <= v.at(key));
+    }
+    CHECK(v.at("batch") == 2);
+    CHECK(v.at("threads") == 1);
+    CHECK(v.at("gflops") > 0);
+    // A backward run includes its forward: its minimum cannot be below the forward's minimum by more than noise.
+    CHECK(v.at("backward_input_ms_min") > 0.5 * v.at("forward_ms_min"));
+}
+
+TEST_CASE("bench: bad flags are usage errors (exit 2, one line)") {
+    for (const char* args : {"bench --batch 0", "bench --iters x", "bench --threads 0", "bench stray", "bench --bogus"}) {
+        CAPTURE(args);
+        test::CliResult r = test::run_cli(args);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("entropycam bench: ") == 0);
+    }
+    CHECK(test::run_cli("bench --model /nonexistent.ecw").exit_code == 1);
+}
