@@ -277,7 +277,7 @@ TEST_CASE("graph gradcheck: every op kind, input and parameter gradients, agains
             ++coordinates;
         }
     }
-    MESSAGE("graph gradcheck: " << directions << " directions and " << coordinates << " coordinates, worst error "
+    INFO("graph gradcheck: " << directions << " directions and " << coordinates << " coordinates, worst error "
             << worst_ratio << " of the tolerance " << tol);
     CHECK(coordinates > 500);
 }
