@@ -173,27 +173,84 @@ struct Checker {
 // Tolerance on a difference quotient at step h: rounding of both losses, plus softmax truncation (header).
 double fd_tolerance(double loss_scale, double h) { return kRoundingSteps * kEpsFloat * loss_scale / h + h * h / 6; }
 
+// One variable of the loss: the input or a parameter, its values (perturbed in place) and its analytic gradient.
+struct Variable {
+    std::string name;
+    float* values;
+    int64_t size;
+    const float* grad;
+};
+
+// Directional derivatives along random unit directions: (L(x + hv) - L(x - hv)) / 2h against <grad, v>.
+// Returns the worst |error| / tol.
+double check_directions(Checker& ck, const Variable& v, test::Rng& rng, int count, double tol) {
+    double worst = 0;
+    for (int d = 0; d < count; ++d) {
+        std::vector<double> dir = test::random_vector(rng, size_t(v.size));
+        double norm = 0, analytic = 0;
+        for (double e : dir) norm += e * e;
+        norm = std::sqrt(norm);
+        for (int64_t i = 0; i < v.size; ++i) dir[size_t(i)] /= norm, analytic += v.grad[i] * dir[size_t(i)];
+        const std::vector<float> saved(v.values, v.values + v.size);
+        for (int64_t i = 0; i < v.size; ++i) v.values[i] = float(saved[size_t(i)] + kStep * dir[size_t(i)]);
+        const double up = ck.loss();
+        for (int64_t i = 0; i < v.size; ++i) v.values[i] = float(saved[size_t(i)] - kStep * dir[size_t(i)]);
+        const double down = ck.loss();
+        std::copy(saved.begin(), saved.end(), v.values);
+        // The float rounding of x + hv changes the step actually taken; it is part of the rounding term.
+        const double numeric = (up - down) / (2 * kStep), err = std::fabs(numeric - analytic);
+        worst = std::max(worst, err / tol);
+        INFO("direction " << d << ": numeric " << numeric << ", analytic " << analytic);
+        CHECK(err <= tol);
+    }
+    return worst;
+}
+
+// Central differences along every coordinate. Returns the worst |error| / tol.
+double check_coordinates(Checker& ck, const Variable& v, double tol) {
+    double worst = 0;
+    for (int64_t i = 0; i < v.size; ++i) {
+        const float saved = v.values[i];
+        v.values[i] = float(saved + kStep);
+        const double up = ck.loss();
+        v.values[i] = float(saved - kStep);
+        const double down = ck.loss();
+        v.values[i] = saved;
+        const double h = (double(float(saved + kStep)) - double(float(saved - kStep))) / 2;  // the step taken
+        const double numeric = (up - down) / (2 * h), err = std::fabs(numeric - v.grad[i]);
+        worst = std::max(worst, err / tol);
+        INFO("element " << i << ": numeric " << numeric << ", analytic " << v.grad[i]);
+        CHECK(err <= tol);
+    }
+    return worst;
+}
+
+// Inputs away from the kinks on purpose: draws inputs until every ReLU/ReLU6 input is at least `margin` from 0
+// and 6 and every max-pool window's top two differ by `margin`. Leaves the forward values of the chosen x in s.
+double draw_input_away_from_kinks(Checker& ck, Session& s, test::Rng& rng, double margin) {
+    double m = 0;
+    int draws = 0;
+    for (; draws < 2000 && m < margin; ++draws) {
+        ck.x.data = test::random_vector<float>(rng, size_t(ck.x.numel()), -2, 2);
+        forward(ck.net.g, s, {&ck.x, &ck.target});
+        m = kink_margin(ck.net.g, s);
+    }
+    REQUIRE_MESSAGE(m >= margin, "no input among " << draws << " draws keeps " << margin << " from every kink");
+    return m;
+}
+
 }  // namespace
 
 TEST_CASE("graph gradcheck: every op kind, input and parameter gradients, against its own forward (float)") {
     AllOpsNet net = all_ops_net(0x6A4D);
     const int batch = 2;
-    // Inputs away from the kinks on purpose: draw inputs until every ReLU/ReLU6 input is at least kMargin from 0
-    // and 6 and every max-pool window's top two differ by kMargin (a perturbation of size h moves them by about
-    // h times a few: kMargin = 5 h keeps the linear piece; kink_pattern verifies it on every evaluation).
-    const double kMargin = 5 * kStep;
     test::Rng rng(0xF00D);
     Checker ck{net, Tensor({batch, 7, 7, 3}), Tensor({batch, 5}, {0.1f, 0.2f, 0.3f, 0.15f, 0.25f, 0, 0, 1, 0, 0}),
                {0.7f, -1.3f}, {}};
     Session s;
-    double margin = 0;
-    int draws = 0;
-    for (; draws < 2000 && margin < kMargin; ++draws) {
-        ck.x.data = test::random_vector<float>(rng, size_t(ck.x.numel()), -2, 2);
-        forward(net.g, s, {&ck.x, &ck.target});
-        margin = kink_margin(net.g, s);
-    }
-    REQUIRE_MESSAGE(margin >= kMargin, "no input among " << draws << " draws keeps " << kMargin << " from every kink");
+    // A perturbation of size h moves a pre-activation by about h times a few: a margin of 5 h keeps the linear
+    // piece (kink_pattern verifies it on every evaluation).
+    const double margin = draw_input_away_from_kinks(ck, s, rng, 5 * kStep);
     ck.pattern = kink_pattern(net.g, s);
     // Op kinds used: all of them.
     std::vector<bool> used(size_t(OpKind::SoftmaxCrossEntropy) + 1, false);
@@ -219,15 +276,8 @@ TEST_CASE("graph gradcheck: every op kind, input and parameter gradients, agains
     double loss_scale = 0;
     ck.loss(&loss_scale);
     const double tol = fd_tolerance(loss_scale, kStep);
-    INFO("kink margin at x " << margin << " (draw " << draws << ")" << ", loss scale " << loss_scale << ", step " << kStep << ", tolerance " << tol);
+    INFO("kink margin at x " << margin << ", loss scale " << loss_scale << ", step " << kStep << ", tolerance " << tol);
 
-    // Every variable: the input, then every parameter. value(i) is a reference to element i; grad its gradient.
-    struct Variable {
-        std::string name;
-        float* values;
-        int64_t size;
-        const float* grad;
-    };
     std::vector<Variable> vars = {{"input x", ck.x.ptr(), ck.x.numel(), grad_x.ptr()}};
     for (size_t p = 0; p < net.g.params.size(); ++p) {
         REQUIRE(s.param_grads[p].numel() == net.g.params[p].shape.numel());
@@ -242,44 +292,12 @@ TEST_CASE("graph gradcheck: every op kind, input and parameter gradients, agains
         INFO("variable " << v.name << " (" << v.size << " elements)");
         double grad_norm = 0;
         for (int64_t i = 0; i < v.size; ++i) grad_norm += double(v.grad[i]) * v.grad[i];
-        grad_norm = std::sqrt(grad_norm);
-        CHECK(grad_norm > 50 * tol);  // a wrong gradient is wrong by O(grad_norm): far above the tolerance
-        // Directional derivatives along random unit directions: (L(x + hv) - L(x - hv)) / 2h against <grad, v>.
-        for (int d = 0; d < 8; ++d) {
-            std::vector<double> dir = test::random_vector(rng, size_t(v.size));
-            double norm = 0, analytic = 0;
-            for (double e : dir) norm += e * e;
-            norm = std::sqrt(norm);
-            for (int64_t i = 0; i < v.size; ++i) dir[size_t(i)] /= norm, analytic += v.grad[i] * dir[size_t(i)];
-            const std::vector<float> saved(v.values, v.values + v.size);
-            for (int64_t i = 0; i < v.size; ++i) v.values[i] = float(saved[size_t(i)] + kStep * dir[size_t(i)]);
-            const double up = ck.loss();
-            for (int64_t i = 0; i < v.size; ++i) v.values[i] = float(saved[size_t(i)] - kStep * dir[size_t(i)]);
-            const double down = ck.loss();
-            std::copy(saved.begin(), saved.end(), v.values);
-            // The float rounding of x + hv changes the step actually taken; it is part of the rounding term.
-            const double numeric = (up - down) / (2 * kStep), err = std::fabs(numeric - analytic);
-            worst_ratio = std::max(worst_ratio, err / tol);
-            INFO("direction " << d << ": numeric " << numeric << ", analytic " << analytic);
-            CHECK(err <= tol);
-            ++directions;
-        }
-        // Full central differences on the small tensors (every element).
-        if (v.size > 300) continue;
-        for (int64_t i = 0; i < v.size; ++i) {
-            const float saved = v.values[i];
-            v.values[i] = float(saved + kStep);
-            const double up = ck.loss();
-            v.values[i] = float(saved - kStep);
-            const double down = ck.loss();
-            v.values[i] = saved;
-            const double h = (double(float(saved + kStep)) - double(float(saved - kStep))) / 2;  // the step taken
-            const double numeric = (up - down) / (2 * h), err = std::fabs(numeric - v.grad[i]);
-            worst_ratio = std::max(worst_ratio, err / tol);
-            INFO("element " << i << ": numeric " << numeric << ", analytic " << v.grad[i]);
-            CHECK(err <= tol);
-            ++coordinates;
-        }
+        CHECK(std::sqrt(grad_norm) > 50 * tol);  // a wrong gradient is wrong by O(|grad|): far above the tolerance
+        worst_ratio = std::max(worst_ratio, check_directions(ck, v, rng, 8, tol));
+        directions += 8;
+        if (v.size > 300) continue;  // every coordinate of the small tensors
+        worst_ratio = std::max(worst_ratio, check_coordinates(ck, v, tol));
+        coordinates += int(v.size);
     }
     INFO("graph gradcheck: " << directions << " directions and " << coordinates << " coordinates, worst error "
             << worst_ratio << " of the tolerance " << tol);
