@@ -85,10 +85,11 @@ TEST_CASE("explain: gradients, weights and maps of all five methods match the re
                         continue;
                     }
                     // Respond-CAM divides by sum_ij A^k, which nearly cancels for some channels of the signed
-                    // layer2: there a 1e-6 relative difference in A grows up to ~2.5e-3 in the weights and the
-                    // map (from act.npy/grad.npy themselves, test_cam.cpp matches to 1e-6). Everything else
-                    // stays at 5e-4.
-                    const float tol = (l == 1 && e.methods[m] == CamMethod::RespondCam) ? 5e-3f : 5e-4f;
+                    // layer2: there a 1e-6 relative difference in A grows to 5.1e-3 of the max in the weights with
+                    // 2 OpenMP threads and 6.4e-3 with 1 (the summation order moves; measured on tf2 cat and the
+                    // pencil sharpener). From act.npy/grad.npy themselves test_cam.cpp matches to 1e-6. Everything
+                    // else stays at 5e-4.
+                    const float tol = (l == 1 && e.methods[m] == CamMethod::RespondCam) ? 1e-2f : 5e-4f;
                     if (!r.weights.empty()) compare(stem + "_weights", r.weights, want_weights, tol);
                     compare(stem + "_raw", relu_map(r.raw).values, want_raw, tol);
                     if (l == 1 || est == EntropyEstimator::Histogram) continue;  // the reference has no norm/up there
