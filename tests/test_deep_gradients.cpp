@@ -4,9 +4,9 @@
 //
 // Where a ReLU6 pre-activation lies within float noise of a kink (0 or 6), our forward and the reference's can
 // land on different sides, and then the gradient passes there in one and not in the other. That changes the
-// gradients below that unit a little. Measured on the 12 images (the diagnostic line of each image prints the
+// gradients below that unit a little. Measured on the 12 images (on failure the test prints, per image, these
 // figures and the number of ReLU/ReLU6 inputs within 1e-5 of a kink but not on it, below each tensor):
-//   - 10 of 12 images: every inner tensor within 1.2e-6 of its max; 4 images: the input gradient too.
+//   - 10 of 12 images: every inner tensor within 1.5e-6 of its max; 4 images: the input gradient too.
 //   - flipped elements (above kTightTol of max): input gradient up to 8465 of 150528 (5.6 %, n03825788_nipple, an
 //     upscaled image), inner tensors up to 287 of 25088 (1.1 %, same image; also parrot); worst single element
 //     2.2e-2 of max (input gradient of the greyscale pencil sharpener, whose flat regions flip together).
@@ -29,7 +29,7 @@ namespace {
 using namespace ec;
 
 // Bounds over the measured worst (header), with margin for another summation order (thread count, CPU).
-constexpr float kTightTol = 1e-5f;            // 8x the worst of the tensors without flips (1.2e-6)
+constexpr float kTightTol = 1e-5f;            // 7x the worst of the tensors without flips (1.5e-6)
 constexpr float kLooseTol = 3e-2f;            // measured 2.2e-2
 constexpr double kMaxFlippedInput = 0.08;     // measured 5.6 %
 constexpr double kMaxFlippedInner = 0.02;     // measured 1.1 %
