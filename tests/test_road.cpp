@@ -1,12 +1,17 @@
 // ROAD (cam/eval/road.h): the noisy linear imputation against solutions known exactly (a linear ramp, one
 // pixel's weighted mean), its noise, the removal order and masks, and the MoRF/LeRF curves with a toy classifier.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "cam/eval/metrics.h"
 #include "cam/eval/road.h"
-#include "tests/test_util.h"
+#include "io/npy.h"
+#include "tests/reference_data.h"
+#include "tests/test_weights_util.h"
 
 using namespace ec;
 
@@ -179,6 +184,13 @@ TEST_CASE("road: MoRF and LeRF curves with a toy classifier that looks at an obj
     noisy.seed = 9;
     const RoadResult n1 = road_evaluate(image, good, toy, noisy), n2 = road_evaluate(image, good, toy, noisy);
     CHECK(n1.morf_curve == n2.morf_curve);
+    // The imputations of a batch run in parallel; the result must not depend on how many threads ran them.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const RoadResult n3 = road_evaluate(image, good, toy, noisy);
+    omp_set_num_threads(threads);
+    CHECK(n3.morf_curve == n1.morf_curve);
+    CHECK(n3.lerf_curve == n1.lerf_curve);
     CHECK(n1.road_morf < 0.1);
     CHECK(n1.road_lerf > 0.9);
 }
@@ -203,4 +215,44 @@ TEST_CASE("road: bad evaluation requests are errors") {
     const RoadResult r = road_evaluate(image, map, one, o);  // a constant map is still ranked (by jitter)
     CHECK(r.road_morf == doctest::Approx(0.5));
     CHECK(r.road_lerf == doctest::Approx(0.5));
+}
+
+TEST_CASE("road: MobileNetV2 on reference images, the layer3 Grad-CAM map against its inverse") {
+    // The real network behind the callback: softmax probability (double, max-subtracted) of the reference's
+    // class. ROAD must rank the published map above its inverse on both orders: lower MoRF, higher LeRF.
+    const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");
+    for (const std::string image_name : {"cat", "n01443537_goldfish"}) {
+        const std::string folder = "mobilenet_v2_1.0_224_quant/" + image_name;
+        CAPTURE(folder);
+        const Tensor input = read_npy_tensor(test::shared_path("reference/" + folder + "/input.npy"));
+        const int cls = std::stoi(test::reference_meta(folder, "target_class_index"));
+        const NpyArray up = read_npy(test::shared_path("reference/" + folder + "/l3_cam_gradcam_up.npy"));
+        Heatmap map(int(up.shape[0]), int(up.shape[1])), inverse(map.h, map.w);
+        map.values = up.data;
+        for (size_t i = 0; i < up.data.size(); ++i) inverse.values[i] = -up.data[i];
+        Session session;
+        ClassScoreFn probability = [&](const Tensor& batch, std::vector<float>& scores) {
+            forward(model.graph, session, {&batch});
+            const Tensor& logits = session.values[size_t(model.logits)];
+            const int k = logits.shape[1];
+            scores.resize(size_t(batch.shape.n()));
+            for (int n = 0; n < batch.shape.n(); ++n) {
+                const float* row = logits.ptr() + int64_t(n) * k;
+                const double top = *std::max_element(row, row + k);
+                double z = 0;
+                for (int j = 0; j < k; ++j) z += std::exp(double(row[j]) - top);
+                scores[size_t(n)] = float(std::exp(double(row[cls]) - top) / z);
+            }
+        };
+        RoadOptions options;
+        options.percentages = {20, 50, 80};  // three of the nine defaults: each imputation is a 10k-45k unknown solve
+        options.noise_std = 2 * kRoadNoiseStd01;  // the input is u8 / 127.5 - 1: [0, 1] noise 0.01 is 0.02 here
+        const RoadResult good = road_evaluate(input, map, probability, options);
+        const RoadResult bad = road_evaluate(input, inverse, probability, options);
+        MESSAGE(folder << ": Grad-CAM (layer3) ROAD MoRF " << good.road_morf << ", LeRF " << good.road_lerf
+                       << "; inverse map MoRF " << bad.road_morf << ", LeRF " << bad.road_lerf);
+        CHECK(good.road_morf < bad.road_morf);
+        CHECK(good.road_lerf > bad.road_lerf);
+        for (float p : good.morf_curve) CHECK((p >= 0.0f && p <= 1.0f));
+    }
 }

@@ -4,6 +4,7 @@
 #include <Eigen/SparseCholesky>
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "cam/eval/metrics.h"
@@ -136,28 +137,38 @@ RoadResult road_evaluate(const Tensor& image, const Heatmap& saliency, const Cla
 
     uint64_t seeds = options.seed;
     const std::vector<int32_t> order = road_pixel_order(saliency, options.tie_jitter, splitmix64(seeds));
-    const size_t steps = options.percentages.size();
-    std::vector<float> probs(2 * steps);  // MoRF for every percentage, then LeRF
+    const size_t steps = options.percentages.size(), images = 2 * steps;  // MoRF for every percentage, then LeRF
+    std::vector<uint64_t> noise_seed(images);  // drawn in a fixed order: results do not depend on threads
+    for (uint64_t& s : noise_seed) s = splitmix64(seeds);
+    std::vector<float> probs(images);
     const int64_t image_size = image.numel();
 
     Tensor batch;
     std::vector<float> scores;
-    size_t first = 0;  // index into probs of the first image in `batch`
-    for (size_t j = 0; j < 2 * steps; ++j) {
-        const size_t rows = std::min<size_t>(size_t(options.batch), 2 * steps - first);
-        if (j == first) batch.reshape_storage(image.shape.with_batch(int(rows)));
-        const bool morf = j < steps;
-        const std::vector<uint8_t> removed = road_removal_mask(order, options.percentages[j % steps], morf);
-        const Tensor imputed = noisy_linear_impute(image, removed, options.noise_std, splitmix64(seeds));
-        std::copy(imputed.data.begin(), imputed.data.end(), batch.data.begin() + int64_t(j - first) * image_size);
-        if (j - first + 1 == rows) {
-            class_scores(batch, scores);
-            if (scores.size() != rows)
-                throw Error("road_evaluate: the class-score function returned " + std::to_string(scores.size()) +
-                            " scores for a batch of " + std::to_string(rows));
-            std::copy(scores.begin(), scores.end(), probs.begin() + int64_t(first));
-            first = j + 1;
+    for (size_t first = 0; first < images; first += size_t(options.batch)) {
+        const size_t rows = std::min<size_t>(size_t(options.batch), images - first);
+        batch.reshape_storage(image.shape.with_batch(int(rows)));
+        // The imputations are independent sparse solves: one per thread. An Error must not leave the parallel
+        // region, so the first one is kept and rethrown after it.
+        std::string error;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t b = 0; b < int64_t(rows); ++b) {
+            const size_t j = first + size_t(b);
+            try {
+                const std::vector<uint8_t> removed = road_removal_mask(order, options.percentages[j % steps], j < steps);
+                const Tensor imputed = noisy_linear_impute(image, removed, options.noise_std, noise_seed[j]);
+                std::copy(imputed.data.begin(), imputed.data.end(), batch.data.begin() + b * image_size);
+            } catch (const std::exception& e) {
+#pragma omp critical(road_error)
+                if (error.empty()) error = e.what();
+            }
         }
+        if (!error.empty()) throw Error("road_evaluate: " + error);
+        class_scores(batch, scores);
+        if (scores.size() != rows)
+            throw Error("road_evaluate: the class-score function returned " + std::to_string(scores.size()) +
+                        " scores for a batch of " + std::to_string(rows));
+        std::copy(scores.begin(), scores.end(), probs.begin() + int64_t(first));
     }
     RoadResult r;
     r.percentages = options.percentages;

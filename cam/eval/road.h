@@ -64,7 +64,9 @@ std::vector<int32_t> road_pixel_order(const Heatmap& saliency, double tie_jitter
 std::vector<uint8_t> road_removal_mask(const std::vector<int32_t>& order, int percent, bool most_relevant_first);
 
 // The MoRF and LeRF curves of one map on one image and their means. `saliency` must have the image's H x W.
-// Imputed images go through class_scores in batches of options.batch (2 * percentages in all).
+// Imputed images go through class_scores in batches of options.batch (2 * percentages in all); the imputations
+// of one batch run in parallel (OpenMP), each with its own noise seed drawn in a fixed order from options.seed,
+// so the result does not depend on the thread count.
 // Error on shape mismatches, options out of range, or a class-score function that returns the wrong count.
 RoadResult road_evaluate(const Tensor& image, const Heatmap& saliency, const ClassScoreFn& class_scores,
                          const RoadOptions& options = {});
