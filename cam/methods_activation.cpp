@@ -24,14 +24,17 @@ Eigen::MatrixXd centred_activations(const FeatureMapView& act) {
 // The first principal axis v (unit, K values) of the rows of x, or all zeros when x is 0. The eigenproblem is
 // solved on the smaller Gram matrix: x^T x (K x K) directly, or x x^T (Z x Z) whose top eigenvector u gives
 // v = x^T u / |x^T u|. Eigen's SelfAdjointEigenSolver is deterministic and sorts eigenvalues ascending.
+// The Gram products are lazy (coefficient-wise): Eigen's GEMM would hand these small products to OpenMP, which
+// costs far more than the arithmetic (measured 49 x 960: 13.6 ms CPU, 115 ms wall on a loaded 2-core machine,
+// against 1.1 ms CPU, 4.9 ms wall lazily).
 Eigen::VectorXd first_principal_axis(const Eigen::MatrixXd& x) {
     Eigen::VectorXd v;
     if (x.rows() >= x.cols()) {
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(x.transpose() * x);
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(x.transpose().lazyProduct(x));
         if (eig.info() != Eigen::Success) throw Error("eigencam: the eigensolver did not converge");
         v = eig.eigenvectors().col(x.cols() - 1);
     } else {
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(x * x.transpose());
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(x.lazyProduct(x.transpose()));
         if (eig.info() != Eigen::Success) throw Error("eigencam: the eigensolver did not converge");
         v = x.transpose() * eig.eigenvectors().col(x.rows() - 1);
     }
