@@ -77,7 +77,8 @@ constexpr int kDefaultScoreCamBatch = 16;
 
 // Score-CAM (Wang et al. 2020) options. The default is the authors' published code (haofanwang/Score-CAM):
 // weight = softmax probability of the class on the masked input, no baseline subtracted. With
-// subtract_baseline the weight is the paper's CIC, eq. 2: f(X (.) H^k) - f(X_b), X_b the all-zero input.
+// subtract_baseline the weight is the paper's Channel-wise Increase of Confidence, C(A^k) = f(X (.) H^k) - f(X_b),
+// with X_b the all-zero input (mid-grey in normalised input space).
 struct ScoreCamOptions {
     int batch = kDefaultScoreCamBatch;  // masked inputs per call of the class-score function
     bool subtract_baseline = false;

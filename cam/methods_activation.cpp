@@ -103,7 +103,7 @@ CamResult score_cam(const FeatureMapView& act, const Tensor& input, const ClassS
             throw Error("scorecam: the class-score function returned " + std::to_string(scores.size()) +
                         " scores for a batch of " + std::to_string(rows));
     };
-    double baseline = 0.0;  // f(X_b), X_b = 0 (the paper's CIC, eq. 2), only with subtract_baseline
+    double baseline = 0.0;  // f(X_b), X_b = 0 (the paper's Channel-wise Increase of Confidence), only with subtract_baseline
     if (options.subtract_baseline) {
         score_batch(Tensor(input.shape), 1);
         baseline = scores[0];
