@@ -1,7 +1,6 @@
 #include "cam/cam_methods.h"
 
 namespace ec {
-namespace {
 
 void require_same_shape(const char* method, const FeatureMapView& act, const FeatureMapView& grad) {
     if (act.h != grad.h || act.w != grad.w || act.channels != grad.channels || grad.data == nullptr)
@@ -10,64 +9,70 @@ void require_same_shape(const char* method, const FeatureMapView& act, const Fea
                     "," + std::to_string(act.w) + "," + std::to_string(act.channels) + "]");
 }
 
-void require_valid(const char* method, const FeatureMapView& v) {
+void require_valid_activation(const char* method, const FeatureMapView& v) {
     if (v.data == nullptr || v.h <= 0 || v.w <= 0 || v.channels <= 0)
         throw Error(std::string(method) + ": empty activation [" + std::to_string(v.h) + "," + std::to_string(v.w) + "," +
                     std::to_string(v.channels) + "]");
 }
 
-// Copies channel k of a channels-last map into a contiguous buffer of h*w values (what entropy() reads).
-void gather_channel(const FeatureMapView& v, int k, std::vector<float>& out) {
-    const int64_t z = v.spatial();
-    out.resize(size_t(z));
-    for (int64_t i = 0; i < z; ++i) out[size_t(i)] = v.data[i * v.channels + k];
-}
+namespace {
 
 // w_k = H(X^k) for every channel of x: the weights of both entropy CAMs (seed poster, eq. 3-5).
 std::vector<float> channel_entropies(const FeatureMapView& x, const EntropyOptions& entropy_options) {
-    std::vector<float> weights(size_t(x.channels));
-    std::vector<float> channel;
-    for (int k = 0; k < x.channels; ++k) {
-        gather_channel(x, k, channel);
-        weights[size_t(k)] = float(entropy(channel.data(), int64_t(channel.size()), entropy_options));
-    }
-    return weights;
+    return entropy_per_channel(x.data, x.spatial(), x.channels, entropy_options);
 }
 
 }  // namespace
 
-const char* cam_method_name(CamMethod m) {
-    switch (m) {
-        case CamMethod::GradCam: return "gradcam";
-        case CamMethod::HiResCam: return "hirescam";
-        case CamMethod::RespondCam: return "respondcam";
-        case CamMethod::GradEntropyCam: return "gradentropycam";
-        case CamMethod::FeatEntropyCam: return "featentropycam";
-    }
-    return "unknown";
+namespace {
+
+// One row per method: everything the front ends need to know about it by name.
+struct CamMethodInfo {
+    CamMethod method;
+    const char* name;
+    const char* title;
+    const char* source;
+    bool needs_gradient, needs_forward_passes, depends_on_class;
+};
+
+constexpr CamMethodInfo kCamMethodTable[] = {
+    {CamMethod::GradCam, "gradcam", "Grad-CAM", "Selvaraju et al. 2017", true, false, true},
+    {CamMethod::HiResCam, "hirescam", "HiResCAM", "Draelos & Carin 2020", true, false, true},
+    {CamMethod::RespondCam, "respondcam", "Respond-CAM", "Zhao et al. 2018", true, false, true},
+    {CamMethod::GradEntropyCam, "gradentropycam", "Grad Entropy-CAM", "seed poster", true, false, true},
+    {CamMethod::FeatEntropyCam, "featentropycam", "Feature Entropy-CAM", "seed poster", false, false, false},
+    {CamMethod::GradCamPlusPlus, "gradcampp", "Grad-CAM++", "Chattopadhay et al. 2018", true, false, true},
+    {CamMethod::XGradCam, "xgradcam", "XGrad-CAM", "Fu et al. 2020", true, false, true},
+    {CamMethod::LayerCam, "layercam", "LayerCAM", "Jiang et al. 2021", true, false, true},
+    {CamMethod::EigenCam, "eigencam", "Eigen-CAM", "Muhammad & Yeasin 2020", false, false, false},
+    {CamMethod::ScoreCam, "scorecam", "Score-CAM", "Wang et al. 2020", false, true, true},
+    {CamMethod::SignedGradEntropyCam, "signedgradentropycam", "Signed Grad Entropy-CAM", "ours (issue 12)", true, false, true},
+    {CamMethod::PosGradEntropyCam, "posgradentropycam", "Pos-Grad Entropy-CAM", "ours (issue 12)", true, false, true},
+};
+
+const CamMethodInfo& info(CamMethod m) {
+    for (const CamMethodInfo& row : kCamMethodTable)
+        if (row.method == m) return row;
+    throw Error("unknown CAM method " + std::to_string(int(m)));
 }
 
-const char* cam_method_title(CamMethod m) {
-    switch (m) {
-        case CamMethod::GradCam: return "Grad-CAM";
-        case CamMethod::HiResCam: return "HiResCAM";
-        case CamMethod::RespondCam: return "Respond-CAM";
-        case CamMethod::GradEntropyCam: return "Grad Entropy-CAM";
-        case CamMethod::FeatEntropyCam: return "Feature Entropy-CAM";
-    }
-    return "unknown";
-}
+}  // namespace
+
+const char* cam_method_name(CamMethod m) { return info(m).name; }
+const char* cam_method_title(CamMethod m) { return info(m).title; }
+const char* cam_method_source(CamMethod m) { return info(m).source; }
+bool cam_method_needs_gradient(CamMethod m) { return info(m).needs_gradient; }
+bool cam_method_needs_forward_passes(CamMethod m) { return info(m).needs_forward_passes; }
+bool cam_method_depends_on_class(CamMethod m) { return info(m).depends_on_class; }
 
 CamMethod parse_cam_method(const std::string& name) {
     std::string valid;
-    for (CamMethod m : kAllCamMethods) {
+    for (CamMethod m : kEveryCamMethod) {
         if (name == cam_method_name(m)) return m;
         valid += (valid.empty() ? "" : ", ") + std::string(cam_method_name(m));
     }
     throw Error("unknown CAM method '" + name + "' (valid: " + valid + ")");
 }
-
-bool cam_method_needs_gradient(CamMethod m) { return m != CamMethod::FeatEntropyCam; }
 
 FeatureMapView image_view(const Tensor& t, int n) {
     if (t.shape.rank != 4) throw Error("image_view: expected an NHWC tensor of rank 4, got shape " + t.shape.str());
@@ -96,7 +101,7 @@ Heatmap weighted_channel_sum(const FeatureMapView& act, const std::vector<float>
 }
 
 CamResult grad_cam(const FeatureMapView& act, const FeatureMapView& grad) {
-    require_valid("gradcam", act);
+    require_valid_activation("gradcam", act);
     require_same_shape("gradcam", act, grad);
     // Selvaraju 2017 eq. 1: w_k = (1/Z) sum_ij dy^c/dA^k_ij.
     std::vector<double> sum(size_t(act.channels), 0.0);
@@ -110,7 +115,7 @@ CamResult grad_cam(const FeatureMapView& act, const FeatureMapView& grad) {
 }
 
 CamResult hires_cam(const FeatureMapView& act, const FeatureMapView& grad) {
-    require_valid("hirescam", act);
+    require_valid_activation("hirescam", act);
     require_same_shape("hirescam", act, grad);
     // Draelos & Carin 2020: raw_ij = sum_k G^k_ij A^k_ij.
     CamResult r;
@@ -126,7 +131,7 @@ CamResult hires_cam(const FeatureMapView& act, const FeatureMapView& grad) {
 }
 
 CamResult respond_cam(const FeatureMapView& act, const FeatureMapView& grad, float eps) {
-    require_valid("respondcam", act);
+    require_valid_activation("respondcam", act);
     require_same_shape("respondcam", act, grad);
     // Zhao 2018 eq. 2: w_k = sum_ij A^k_ij G^k_ij / (sum_ij A^k_ij + eps).
     std::vector<double> num(size_t(act.channels), 0.0), den(size_t(act.channels), 0.0);
@@ -146,7 +151,7 @@ CamResult respond_cam(const FeatureMapView& act, const FeatureMapView& grad, flo
 }
 
 CamResult grad_entropy_cam(const FeatureMapView& act, const FeatureMapView& grad, const EntropyOptions& entropy_options) {
-    require_valid("gradentropycam", act);
+    require_valid_activation("gradentropycam", act);
     require_same_shape("gradentropycam", act, grad);
     CamResult r;
     r.weights = channel_entropies(grad, entropy_options);  // seed eq. 3-4: w_k = H(G^k)
@@ -155,7 +160,7 @@ CamResult grad_entropy_cam(const FeatureMapView& act, const FeatureMapView& grad
 }
 
 CamResult feat_entropy_cam(const FeatureMapView& act, const EntropyOptions& entropy_options) {
-    require_valid("featentropycam", act);
+    require_valid_activation("featentropycam", act);
     CamResult r;
     r.weights = channel_entropies(act, entropy_options);  // seed eq. 5: w_k = H(A^k)
     r.raw = weighted_channel_sum(act, r.weights);
@@ -169,12 +174,22 @@ CamResult compute_cam(CamMethod m, const FeatureMapView& act, const FeatureMapVi
         case CamMethod::RespondCam: return respond_cam(act, grad, options.respond_eps);
         case CamMethod::GradEntropyCam: return grad_entropy_cam(act, grad, options.entropy);
         case CamMethod::FeatEntropyCam: return feat_entropy_cam(act, options.entropy);
+        case CamMethod::GradCamPlusPlus: return grad_cam_plus_plus(act, grad);
+        case CamMethod::XGradCam: return xgrad_cam(act, grad);
+        case CamMethod::LayerCam: return layer_cam(act, grad);
+        case CamMethod::EigenCam: return eigen_cam(act);
+        case CamMethod::ScoreCam:
+            if (options.input == nullptr || !options.class_scores)
+                throw Error("scorecam: needs the network input and a class-score function (CamOptions::input, class_scores)");
+            return score_cam(act, *options.input, options.class_scores, options.score_cam);
+        case CamMethod::SignedGradEntropyCam: return signed_grad_entropy_cam(act, grad, options.entropy);
+        case CamMethod::PosGradEntropyCam: return pos_grad_entropy_cam(act, grad, options.entropy);
     }
     throw Error("compute_cam: unknown method " + std::to_string(int(m)));
 }
 
 bool gradient_is_spatially_constant(const FeatureMapView& grad, double rel_tol) {
-    require_valid("gradient_is_spatially_constant", grad);
+    require_valid_activation("gradient_is_spatially_constant", grad);
     const int64_t z = grad.spatial();
     std::vector<double> mean(size_t(grad.channels), 0.0), mean_sq(size_t(grad.channels), 0.0);
     for (int64_t i = 0; i < z; ++i)

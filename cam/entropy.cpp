@@ -68,6 +68,18 @@ double entropy(const float* x, int64_t n, const EntropyOptions& options) {
     throw Error("entropy: unknown estimator " + std::to_string(int(options.estimator)));
 }
 
+std::vector<float> entropy_per_channel(const float* x, int64_t positions, int channels, const EntropyOptions& options) {
+    if (positions < 1 || channels < 1)
+        throw Error("entropy_per_channel: empty map (" + std::to_string(positions) + " positions, " + std::to_string(channels) + " channels)");
+    std::vector<float> h(static_cast<size_t>(channels));
+    std::vector<float> channel(static_cast<size_t>(positions));  // entropy() reads one contiguous channel
+    for (int k = 0; k < channels; ++k) {
+        for (int64_t i = 0; i < positions; ++i) channel[size_t(i)] = x[i * channels + k];
+        h[size_t(k)] = float(entropy(channel.data(), positions, options));
+    }
+    return h;
+}
+
 const char* entropy_estimator_name(EntropyEstimator e) {
     switch (e) {
         case EntropyEstimator::Spatial: return "spatial";

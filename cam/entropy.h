@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ec {
 
@@ -32,6 +33,10 @@ double entropy_hist(const float* x, int64_t n, int bins);
 
 // Dispatches on options.estimator.
 double entropy(const float* x, int64_t n, const EntropyOptions& options);
+
+// H of every channel of a channels-last map (positions x channels floats, element (i, k) at
+// x[i * channels + k]): the channel weights of the entropy CAMs. Throws Error if positions < 1 or channels < 1.
+std::vector<float> entropy_per_channel(const float* x, int64_t positions, int channels, const EntropyOptions& options);
 
 // "spatial" / "hist"; parse throws Error listing the valid names.
 const char* entropy_estimator_name(EntropyEstimator e);
