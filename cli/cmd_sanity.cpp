@@ -12,7 +12,6 @@
 
 #include "cam/eval/sanity.h"
 #include "cam/postprocess.h"
-#include "cam/render/plot.h"
 #include "cam/render/render.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -99,30 +98,6 @@ ImageU8 cascade_figure(const SanityResult& r, const SanityModels& models, const 
     return render_grid(rows, titles, style);
 }
 
-void write_depth_plots(const std::vector<SanityRow>& rows, const std::string& dir) {
-    struct Plot { const char* test; int measure; };
-    for (const Plot p : {Plot{"cascading", kSpearmanAbs}, Plot{"cascading", kSpearman}, Plot{"cascading", kSsim},
-                         Plot{"cascading", kHog}, Plot{"independent", kSpearmanAbs}}) {
-        const std::vector<SanityStepMeans> steps = sanity_step_means(rows, p.test, p.measure);
-        if (steps.empty()) continue;
-        LinePlot plot;
-        plot.title = std::string(p.test) + " randomisation: mean " + sanity_measure_title(p.measure) +
-                     " with the original map (" + rows[0].model + ")";
-        plot.y_label = sanity_measure_title(p.measure);
-        plot.y_min = -0.25;
-        const bool cascading = std::string(p.test) == "cascading";
-        if (cascading) plot.x_ticks.push_back("original");
-        for (const SanityStepMeans& s : steps) plot.x_ticks.push_back(s.step);
-        for (size_t m = 0; m < steps[0].methods.size(); ++m) {
-            PlotSeries ser{cam_method_title(parse_cam_method(steps[0].methods[m])), plot_color(m), {}};
-            if (cascading) ser.y.push_back(1.0);  // the original map compared with itself
-            for (const SanityStepMeans& s : steps) ser.y.push_back(s.values[m].mean);
-            plot.series.push_back(ser);
-        }
-        write_png(dir + "/" + p.test + "_" + sanity_measure_column(p.measure) + ".png", render_line_plot(plot));
-    }
-}
-
 }  // namespace
 
 int cmd_sanity(const std::vector<std::string>& argv) {
@@ -196,7 +171,7 @@ int cmd_sanity(const std::vector<std::string>& argv) {
     if (fd >= 0 && ::close(fd) != 0) throw Error(csv_path + ": cannot close (" + std::strerror(errno) + ")");
 
     sort_sanity_rows(rows);
-    if (!out_dir.empty()) write_depth_plots(rows, out_dir);
+    if (!out_dir.empty()) write_sanity_plots(rows, out_dir);
     std::fputs(a.has("--json") ? sanity_json(rows).c_str() : sanity_markdown(rows).c_str(), stdout);
     return kExitOk;
 }

@@ -9,7 +9,9 @@
 #include <tuple>
 
 #include "cam/cam_methods.h"
+#include "cam/render/plot.h"
 #include "cli/json.h"
+#include "io/png_write.h"
 #include "nn/tensor.h"
 
 namespace ec::cli {
@@ -319,6 +321,33 @@ std::string sanity_json(const std::vector<SanityRow>& rows) {
     JsonObject doc;
     doc.add("rows", json_array(items)).add("summary", json_array(summary));
     return doc.str() + "\n";
+}
+
+void write_sanity_plots(const std::vector<SanityRow>& rows, const std::string& dir) {
+    struct Plot { const char* test; int measure; };
+    for (const Plot p : {Plot{"cascading", kSpearmanAbs}, Plot{"cascading", kSpearman}, Plot{"cascading", kSsim},
+                         Plot{"cascading", kHog}, Plot{"independent", kSpearmanAbs}}) {
+        const std::vector<SanityStepMeans> steps = sanity_step_means(rows, p.test, p.measure);
+        if (steps.empty()) continue;
+        LinePlot plot;
+        std::map<std::string, int> inputs;
+        for (const SanityRow& r : rows)
+            if (group_key(r) == group_key(rows[0])) inputs[r.input] = 1;
+        plot.title = std::string(p.test) + " randomisation: mean " + sanity_measure_title(p.measure) +
+                     " with the original map (" + rows[0].model + ", " + std::to_string(inputs.size()) + " images)";
+        plot.y_label = sanity_measure_title(p.measure);
+        plot.y_min = -1.0;  // correlations and SSIM range over [-1, 1]
+        const bool cascading = std::string(p.test) == "cascading";
+        if (cascading) plot.x_ticks.push_back("original");
+        for (const SanityStepMeans& s : steps) plot.x_ticks.push_back(s.step);
+        for (size_t m = 0; m < steps[0].methods.size(); ++m) {
+            PlotSeries ser{method_title(steps[0].methods[m]), plot_color(m), {}};
+            if (cascading) ser.y.push_back(1.0);  // the original map compared with itself
+            for (const SanityStepMeans& s : steps) ser.y.push_back(s.values[m].mean);
+            plot.series.push_back(ser);
+        }
+        write_png(dir + "/" + p.test + "_" + sanity_measure_column(p.measure) + ".png", render_line_plot(plot));
+    }
 }
 
 }  // namespace ec::cli

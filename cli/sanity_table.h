@@ -62,4 +62,8 @@ std::string sanity_markdown(const std::vector<SanityRow>& rows);
 // JSON: {"rows": [...], "summary": [{model, layer, seed, test, step, depth, method, <measure>: {mean, ci95, n}}]}.
 std::string sanity_json(const std::vector<SanityRow>& rows);
 
+// The first group's mean against depth, as PNG line plots in `dir` (one series per method): cascading_<measure>.png
+// for the four measures (x: "original", then each cascading step) and independent_spearman_abs.png.
+void write_sanity_plots(const std::vector<SanityRow>& rows, const std::string& dir);
+
 }  // namespace ec::cli

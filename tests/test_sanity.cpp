@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cam/eval/sanity.h"
+#include "cam/render/plot.h"
 #include "io/image.h"
 #include "tests/test_weights_util.h"
 
@@ -286,4 +287,41 @@ TEST_CASE("sanity: a mapped model is not modified; its logits stay bit-identical
     // The fully randomised copy really computes something else.
     forward(models.cascading.back(), s, {&in.input});
     CHECK(std::memcmp(s.values[size_t(model.logits)].ptr(), before.ptr(), sizeof(float) * size_t(before.numel())) != 0);
+}
+
+TEST_CASE("plot: a line plot draws each series where its values are, and refuses bad input") {
+    LinePlot p;
+    p.title = "test";
+    p.x_ticks = {"a", "b", "c"};
+    p.y_min = -1;
+    p.series = {{"high", Rgb8{200, 0, 0}, {1.0, 1.0, 1.0}}, {"low", Rgb8{0, 0, 200}, {-1.0, -1.0, -1.0}},
+                {"gap", Rgb8{0, 200, 0}, {NAN, NAN, NAN}}};
+    p.width = 400;
+    p.height = 300;
+    const ImageU8 img = render_line_plot(p);
+    REQUIRE(img.width == 400);
+    REQUIRE(img.height == 300);
+    // Rows where a colour occurs, outside the legend (the right third of the figure holds it).
+    auto rows_of = [&](Rgb8 c) {
+        std::vector<int> ys;
+        for (int y = 0; y < img.height; ++y)
+            for (int x = 0; x < img.width * 2 / 3; ++x) {
+                const uint8_t* px = &img.rgb[size_t(y * img.width + x) * 3];
+                if (px[0] == c.r && px[1] == c.g && px[2] == c.b) { ys.push_back(y); break; }
+            }
+        return ys;
+    };
+    const std::vector<int> high = rows_of({200, 0, 0}), low = rows_of({0, 0, 200});
+    REQUIRE(!high.empty());
+    REQUIRE(!low.empty());
+    CHECK(high.back() < low.front());        // y = 1 is drawn above y = -1
+    CHECK(rows_of({0, 200, 0}).empty());     // an all-NaN series draws no line or marker
+    p.series[0].y.pop_back();
+    CHECK_THROWS_AS(render_line_plot(p), Error);
+    p.series.clear();
+    p.x_ticks = {"only"};
+    CHECK_THROWS_AS(render_line_plot(p), Error);
+    p.x_ticks = {"a", "b"};
+    p.y_max = p.y_min;
+    CHECK_THROWS_AS(render_line_plot(p), Error);
 }

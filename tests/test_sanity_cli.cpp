@@ -75,6 +75,11 @@ TEST_CASE("sanity CLI: CSV columns and rows; shards merged by summarize equal th
     test::CliResult merged = test::run_cli("summarize '" + out.path + "/s1.csv' '" + out.path + "/s0.csv'");
     REQUIRE(merged.exit_code == 0);
     CHECK(merged.out == r.out);
+    test::CliResult plots = test::run_cli("summarize --out '" + out.path + "/plots' '" + out.path + "/full.csv'");
+    REQUIRE(plots.exit_code == 0);
+    CHECK(plots.out == r.out);
+    for (const char* png : {"cascading_spearman_abs", "cascading_spearman", "cascading_ssim", "cascading_hog", "independent_spearman_abs"})
+        CHECK(decode_image(out.path + "/plots/" + png + ".png").width == 960);
     test::CliResult json = test::run_cli("summarize --json '" + out.path + "/full.csv'");
     REQUIRE(json.exit_code == 0);
     CHECK(json.out.find("\"summary\"") != std::string::npos);
