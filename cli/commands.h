@@ -23,5 +23,6 @@ int cmd_explain(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_summarize(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_sanity(const std::vector<std::string>& args);
 
 }  // namespace ec::cli

@@ -20,6 +20,7 @@ const CommandInfo kCommands[] = {
     {"explain", cmd_explain, "CAM overlays, raw maps and the grid figure for images"},
     {"evaluate", cmd_evaluate, "faithfulness and localisation metrics of the CAMs and baselines"},
     {"summarize", cmd_summarize, "merge evaluate CSVs (e.g. shards) into one table"},
+    {"sanity", cmd_sanity, "do the maps change when the model is randomised, or the class changes?"},
     {"bench", cmd_bench, "time model load, forward, backward and explain (median and minimum)"},
     {nullptr, nullptr, nullptr},
 };

@@ -1,0 +1,51 @@
+#include "cli/shard_progress.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "cli/args.h"
+
+namespace ec::cli {
+
+Shard parse_shard(const std::string& s) {
+    Shard sh;
+    char extra = 0;
+    if (std::sscanf(s.c_str(), "%d/%d%c", &sh.index, &sh.count, &extra) != 2 || sh.count < 1 || sh.index < 0 ||
+        sh.index >= sh.count)
+        throw UsageError("--shard takes I/N with 0 <= I < N, got '" + s + "'");
+    return sh;
+}
+
+std::vector<size_t> shard_positions(const Shard& shard, size_t total) {
+    std::vector<size_t> out;
+    for (size_t i = size_t(shard.index); i < total; i += size_t(shard.count)) out.push_back(i);
+    return out;
+}
+
+std::string format_duration(double seconds) {
+    char buf[32];
+    const long s = std::lround(seconds);
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%lds", s);
+    return buf;
+}
+
+void ProgressLine::update(size_t done, size_t total, const std::string& name) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (t < 1.0 && !printed) return;
+    printed = true;
+    const bool tty = ::isatty(2);
+    const double eta = done ? t / double(done) * double(total - done) : 0.0;
+    std::fprintf(stderr, "%s%s: %zu/%zu inputs, %s elapsed, ETA %s (%s)%s", tty ? "\r\033[K" : "", what.c_str(), done,
+                 total, format_duration(t).c_str(), format_duration(eta).c_str(), name.c_str(), tty ? "" : "\n");
+    std::fflush(stderr);
+}
+
+void ProgressLine::finish() {
+    if (printed && ::isatty(2)) std::fputc('\n', stderr);
+}
+
+}  // namespace ec::cli

@@ -1,0 +1,32 @@
+// What the long-running commands share: `--shard I/N` (every N-th input from the I-th, 0-based, in the format
+// of `entropycam evaluate`) and a progress line with an ETA on stderr.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace ec::cli {
+
+struct Shard {
+    int index = 0, count = 1;
+};
+// "I/N" with 0 <= I < N; UsageError otherwise.
+Shard parse_shard(const std::string& text);
+// The positions in a list of `total` inputs that the shard evaluates: index, index + count, ...
+std::vector<size_t> shard_positions(const Shard& shard, size_t total);
+
+// "42s", "3m05s", "1h02m".
+std::string format_duration(double seconds);
+
+// Progress with an ETA on stderr once the run has taken more than a second: one updating line on a terminal,
+// otherwise a line per input.
+struct ProgressLine {
+    std::string what;  // e.g. "sanity"
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    bool printed = false;
+    void update(size_t done, size_t total, const std::string& name);
+    void finish();
+};
+
+}  // namespace ec::cli
