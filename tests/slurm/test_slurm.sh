@@ -24,6 +24,7 @@ timeout=${TEST_SLURM_TIMEOUT:-900}
 methods_per_image=7   # evaluate --methods all: five CAMs and two baselines
 
 t0=$(date +%s)
+cpus=$(nproc --all)
 stage() { echo "[test-slurm +$(( $(date +%s) - t0 ))s] $*"; }
 fail() { echo "[test-slurm] FAILED: $*" >&2; exit 1; }
 seconds_since() { local ns=$(( $(date +%s%N) - $1 )); printf "%d.%d" $(( ns / 1000000000 )) $(( ns / 100000000 % 10 )); }
@@ -78,6 +79,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+trap 'echo "[test-slurm] FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT TERM
 
 # Two free TCP ports on 127.0.0.1 for the controller and the node daemon.
@@ -121,7 +123,7 @@ MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
 MinJobAge=3600
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
 slurmctld -f "$SLURM_CONF"
@@ -136,7 +138,7 @@ for _ in $(seq 1 100); do
     sleep 0.3
 done
 [ "$state" = idle ] || fail "the node did not become idle (sinfo says '$state')"
-stage "cluster up: node $node with $(nproc) CPUs, ports $port/$(( port + 1 )), daemons ${pids[*]} (munged, slurmctld, slurmd)"
+stage "cluster up: node $node with $cpus CPUs, ports $port/$(( port + 1 )), daemons ${pids[*]} (munged, slurmctld, slurmd)"
 
 # ---- 3. the reference: one process over the same images ----
 all_images=("$shared"/images/imagenet-dev/*.JPEG)   # glob order: sorted in the C locale below
@@ -187,7 +189,7 @@ wait_jobs "$array,$summary"
 wall=$(seconds_since "$t")
 [ "$(job_state "$array")" = COMPLETED ] || fail "array job $array ended $(job_state "$array")"
 [ "$(job_state "$summary")" = COMPLETED ] || fail "summarize job $summary ended $(job_state "$summary")"
-stage "array and summarize COMPLETED in $wall s (submit to merged table, $n_shards tasks of 1 CPU on $(nproc) CPUs)"
+stage "array and summarize COMPLETED in $wall s (submit to merged table, $n_shards tasks of 1 CPU on $cpus CPUs)"
 for i in $(seq 0 $(( n_shards - 1 ))); do
     grep -q "(shard $i/$n_shards, SLURM_ARRAY_TASK_ID=$i of SLURM_ARRAY_TASK_COUNT=$n_shards)" "$out/shard-$i.log" ||
         fail "shard-$i.log does not show shard $i/$n_shards from the array"
@@ -202,7 +204,7 @@ array=$(sbatch_job --array=0-$(( n_shards - 1 )) --cpus-per-task=1 deploy/slurm/
 stage "submitted array job $array again; waiting for task $victim to write its first rows"
 start=$SECONDS
 while :; do
-    lines=$(cat "$out/shard-$victim.csv" 2>/dev/null | wc -l)
+    lines=$( { wc -l <"$out/shard-$victim.csv"; } 2>/dev/null || echo 0)
     [ "$lines" -gt 1 ] && break
     [ $(( SECONDS - start )) -lt "$timeout" ] || fail "task $victim wrote no row in $timeout s"
     sleep 0.1
