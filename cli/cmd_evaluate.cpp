@@ -204,7 +204,8 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     }
     if (inputs.empty()) throw Error("no input images found in " + a.positional[0]);
     std::vector<size_t> todo;  // positions in the full list: this shard's
-    for (size_t i = size_t(shard.index); i < inputs.size(); i += size_t(shard.count)) todo.push_back(i);
+    for (size_t i = 0; i < inputs.size(); ++i)
+        if (in_shard(shard, i)) todo.push_back(i);
     std::vector<int> requested_class(inputs.size(), -1);
     if (class_from != "top1") {
         const std::map<std::string, int> truth = read_ground_truth(class_from);
