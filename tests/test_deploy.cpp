@@ -196,6 +196,9 @@ TEST_CASE("deploy: the Slurm scripts, run with a faked job array, merge to the s
     CHECK(sh(env + "bash deploy/slurm/summarize.sbatch " + d + "/out 2> " + d + "/err.txt") != 0);
     CHECK(read_text(d + "/err.txt").find("1 of 2 shards finished") != std::string::npos);
     CHECK_FALSE(fs::exists(dir / "out" / "summary.md"));
+    fs::remove(dir / "out" / "shard-1.done");
+    CHECK(sh(env + "bash deploy/slurm/summarize.sbatch " + d + "/out 2> " + d + "/err.txt") != 0);
+    CHECK(read_text(d + "/err.txt").find("0 of 2 shards finished") != std::string::npos);
     CHECK(sh(env + "bash deploy/slurm/audit.sbatch " + d + "/images " + d + "/out2 2> /dev/null") == 2 * 256);
     std::error_code ec;
     fs::remove_all(dir, ec);
