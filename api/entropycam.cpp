@@ -2,11 +2,10 @@
 // into entropycam::Error.
 #include "api/entropycam.h"
 
-#include "cam/explain.h"
-#include "io/png_write.h"
-#include "cam/postprocess.h"
+#include "api/network.h"
+#include "cam/pipeline.h"
 #include "cam/render/render.h"
-#include "weights/model.h"
+#include "io/png_write.h"
 
 namespace entropycam {
 
@@ -25,16 +24,12 @@ auto translate_errors(F&& f) -> decltype(f()) {
     }
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-Prediction prediction(const ec::Model& m, const ec::Tensor& logits, int index) {
+Prediction prediction(const ec::Model& m, int index, float logit, double prob) {
     Prediction p;
     p.index = index;
     p.label = ec::label_of(m, index);
-    p.logit = logits[index];
-    p.probability = ec::softmax_row(logits, 0)[size_t(index)];
+    p.logit = logit;
+    p.probability = float(prob);
     return p;
 }
 
@@ -43,10 +38,7 @@ Prediction prediction(const ec::Model& m, const ec::Tensor& logits, int index) {
 std::shared_ptr<const Model> load_model(const std::string& name_or_path) {
     return translate_errors([&] {
         auto model = std::make_shared<Model>();
-        if (ends_with(name_or_path, ".tflite"))
-            model->m = ec::import_tflite(name_or_path, "");
-        else
-            model->m = ec::load_model(ec::resolve_model(name_or_path));
+        model->m = ec::open_model(name_or_path, ec::TfliteSpecs::Import);
         return std::shared_ptr<const Model>(model);
     });
 }
@@ -54,11 +46,12 @@ std::shared_ptr<const Model> load_model(const std::string& name_or_path) {
 std::vector<Prediction> classify(const Model& model, const std::string& image_path, int k) {
     return translate_errors([&] {
         const ec::Model& m = model.m;
+        if (k < 0) throw ec::Error("classify: k is " + std::to_string(k) + ", must be >= 0");
         ec::LoadedInput in = ec::load_input(image_path, m.preprocessing);
         ec::Session s;
-        ec::forward_until(m.graph, s, {&in.input}, m.logits);
         std::vector<Prediction> out;
-        for (int i : ec::top_k(s.values[m.logits], 0, k)) out.push_back(prediction(m, s.values[m.logits], i));
+        for (const ec::Prediction& p : ec::classify_input(ec::network_of(m), s, in.input, k))
+            out.push_back(prediction(m, p.index, p.logit, p.prob));
         return out;
     });
 }
@@ -77,30 +70,34 @@ std::vector<std::string> cam_layers(const Model& model) {
 Explanation explain(const Model& model, const std::string& image_path, const ExplainOptions& options) {
     return translate_errors([&] {
         const ec::Model& m = model.m;
-        ec::ExplainOptions opt;
-        opt.target = options.layer.empty() ? ec::default_cam_target(m.graph, m.logits) : m.graph.tensor(options.layer);
-        for (const std::string& name : options.methods) opt.methods.push_back(ec::parse_cam_method(name));
-        opt.cam.entropy.estimator = ec::parse_entropy_estimator(options.entropy);
-        opt.cam.entropy.bins = options.bins;
+        const ec::Network net = ec::network_of(m);
+        ec::ExplainRequest request;
+        request.layer = options.layer;
+        for (const std::string& name : options.methods) request.methods.push_back(ec::parse_cam_method(name));
+        request.cam.entropy.estimator = ec::parse_entropy_estimator(options.entropy);
+        request.cam.entropy.bins = options.bins;
+        request.classes.index = options.class_index;
+        const ec::ExplainPlan plan = ec::plan_explain(net, request);
         ec::LoadedInput in = ec::load_input(image_path, m.preprocessing);
         ec::Session s;
-        ec::ImageExplanation e = ec::explain(m.graph, s, m.logits, in.input, {options.class_index}, opt)[0];
+        ec::InputExplanation ex =
+            ec::explain_input(net, s, plan, in.input, {m.preprocessing.height, m.preprocessing.width});
+        ec::ClassExplanation& c = ex.classes[0];
         Explanation out;
-        out.explained = prediction(m, s.values[m.logits], e.cls);
-        out.layer = m.graph.tensors[opt.target].name;
-        out.gradient_constant = e.gradient_constant;
-        for (size_t i = 0; i < e.methods.size(); ++i) {
+        out.explained = prediction(m, c.cls, c.logit, c.prob);
+        out.layer = plan.layer;
+        out.gradient_constant = c.gradient_constant;
+        for (const ec::ExplainWarning& w : ex.warnings) out.warnings.push_back(w.message);
+        for (ec::ExplainedMap& e : c.maps) {
             CamMap map;
-            map.method = ec::cam_method_name(e.methods[i]);
-            const ec::Heatmap& raw = e.results[i].raw;
-            ec::Heatmap up = ec::postprocess_cam(raw, m.preprocessing.height, m.preprocessing.width);
-            map.width = up.w;
-            map.height = up.h;
-            map.heatmap = std::move(up.values);
-            map.raw_width = raw.w;
-            map.raw_height = raw.h;
-            map.raw = raw.values;
-            map.weights = e.results[i].weights;
+            map.method = ec::cam_method_name(e.method);
+            map.width = e.upsampled.w;
+            map.height = e.upsampled.h;
+            map.heatmap = std::move(e.upsampled.values);
+            map.raw_width = e.cam.raw.w;
+            map.raw_height = e.cam.raw.h;
+            map.raw = std::move(e.cam.raw.values);
+            map.weights = std::move(e.cam.weights);
             out.maps.push_back(std::move(map));
         }
         return out;

@@ -51,6 +51,8 @@ struct Explanation {
     std::string layer;
     bool gradient_constant = false;    // the layer is behind global pooling: Grad-CAM = HiResCAM = Respond-CAM
     std::vector<CamMap> maps;          // one per requested method, in the order asked
+    std::vector<std::string> warnings; // one line each: Feature Entropy-CAM is class-free; the gradient is
+                                       // constant over space at this layer
 };
 Explanation explain(const Model& model, const std::string& image_path, const ExplainOptions& options = {});
 

@@ -2,32 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace ec {
 
-std::vector<float> softmax_row(const Tensor& logits, int n) {
-    const int k = logits.shape[logits.shape.rank - 1];
-    const float* row = logits.ptr() + int64_t(n) * k;
-    const double top = *std::max_element(row, row + k);
-    std::vector<double> e(static_cast<size_t>(k));
-    double sum = 0;
-    for (int i = 0; i < k; ++i) sum += e[i] = std::exp(double(row[i]) - top);
-    std::vector<float> p(static_cast<size_t>(k));
-    for (int i = 0; i < k; ++i) p[i] = float(e[i] / sum);
-    return p;
-}
-
-std::vector<int> top_k(const Tensor& logits, int n, int k) {
-    const int classes = logits.shape[logits.shape.rank - 1];
-    const float* row = logits.ptr() + int64_t(n) * classes;
-    std::vector<int> idx(static_cast<size_t>(classes));
-    std::iota(idx.begin(), idx.end(), 0);
-    k = std::min(k, classes);
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                      [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
-    idx.resize(size_t(k));
-    return idx;
+void check_class_index(int cls, int outputs, const std::string& what) {
+    if (cls < 0 || cls >= outputs)
+        throw Error(what + " " + std::to_string(cls) + " is out of range: the model has classes 0.." + std::to_string(outputs - 1));
 }
 
 void check_cam_target(const Graph& g, int tensor) {
@@ -73,23 +53,31 @@ int default_cam_target(const Graph& g, int logits) {
 std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
                                       const std::vector<int>& classes, const ExplainOptions& options) {
     check_cam_target(g, options.target);
+    if (int(classes.size()) != input.shape[0])
+        throw Error("explain: " + std::to_string(classes.size()) + " classes given for a batch of " +
+                    std::to_string(input.shape[0]));
+    forward(g, s, {&input});
+    return explain_after_forward(g, s, logits, classes, options);
+}
+
+std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, int logits,
+                                                    const std::vector<int>& classes, const ExplainOptions& options) {
+    check_cam_target(g, options.target);
     std::vector<CamMethod> methods = options.methods;
     if (methods.empty()) methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
-    const int n = input.shape[0];
+    const Tensor& out = s.values[logits];
+    const int n = out.shape[0];
     if (int(classes.size()) != n)
         throw Error("explain: " + std::to_string(classes.size()) + " classes given for a batch of " + std::to_string(n));
-
-    forward(g, s, {&input});
-    const Tensor& out = s.values[logits];
     const int k = out.shape[out.shape.rank - 1];
     std::vector<ImageExplanation> result(static_cast<size_t>(n));
     std::vector<int> cls(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
         cls[i] = classes[i] < 0 ? top_k(out, i, 1)[0] : classes[i];
-        if (cls[i] >= k) throw Error("class " + std::to_string(cls[i]) + " is out of range: the model has outputs 0.." + std::to_string(k - 1));
+        check_class_index(cls[i], k);
         result[i].cls = cls[i];
         result[i].logit = out[int64_t(i) * k + cls[i]];
-        result[i].prob = softmax_row(out, i)[size_t(cls[i])];
+        result[i].prob = float(softmax_row(out, i)[size_t(cls[i])]);
         result[i].methods = methods;
     }
 

@@ -8,6 +8,7 @@
 
 #include "cam/cam_methods.h"
 #include "nn/graph.h"
+#include "nn/softmax.h"  // softmax_row, top_k: formerly declared here
 
 namespace ec {
 
@@ -31,10 +32,14 @@ struct ImageExplanation {
 std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
                                       const std::vector<int>& classes, const ExplainOptions& options);
 
-// Softmax probabilities of row n of a [N, K] logits value (computed in double, max-subtracted).
-std::vector<float> softmax_row(const Tensor& logits, int n);
-// The k best output indices of row n, by descending logit (ties: lower index first).
-std::vector<int> top_k(const Tensor& logits, int n, int k);
+// The same after the caller ran forward(g, s, {&input}) itself (the pipeline, cam/pipeline.h, picks the classes
+// of a top-N request from that one forward pass): class resolution, one backward, the CAMs.
+std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, int logits,
+                                                    const std::vector<int>& classes, const ExplainOptions& options);
+
+// The one class-range check: throws Error("<what> K is out of range: the model has classes 0..N-1") unless
+// 0 <= cls < outputs. `what` names the class as the caller's user wrote it ("class", "--class").
+void check_class_index(int cls, int outputs, const std::string& what = "class");
 
 // Throws Error naming the tensor and its shape unless it is a 4-D feature map with more than one position.
 void check_cam_target(const Graph& g, int tensor);

@@ -1,13 +1,13 @@
 // `entropycam classify`: the top-K classes of each input image, as text or one JSON document.
 #include <cstdio>
 
-#include "io/image.h"
-#include "cam/explain.h"
+#include "api/network.h"
+#include "cam/pipeline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/paths.h"
-#include "weights/model.h"
+#include "io/image.h"
+#include "io/json.h"
 
 namespace ec::cli {
 namespace {
@@ -28,7 +28,8 @@ int cmd_classify(const std::vector<std::string>& argv) {
     const int top = a.get_int("--top", 5, 1, 100000);
     const bool json = a.has("--json");
 
-    Model model = load_model(resolve_model(a.get("--model", "mobilenet_v2_1.0_224_quant")));
+    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    const Network net = network_of(model);
     const std::vector<std::string> inputs = expand_inputs(a.positional);
     if (inputs.empty()) throw Error("no image files in " + a.positional[0]);
 
@@ -36,24 +37,23 @@ int cmd_classify(const std::vector<std::string>& argv) {
     std::vector<std::string> docs;
     for (const std::string& path : inputs) {
         const LoadedInput in = load_input(path, model.preprocessing);
-        forward_until(model.graph, session, {&in.input}, model.logits);
-        const Tensor& logits = session.values[size_t(model.logits)];
-        const std::vector<float> prob = softmax_row(logits, 0);
-        const std::vector<int> best = top_k(logits, 0, top);
+        // Probabilities are printed at float precision, as they always were.
+        const std::vector<Prediction> best = classify_input(net, session, in.input, top);
         if (json) {
             std::vector<std::string> items;
-            for (int i : best)
+            for (const Prediction& p : best)
                 items.push_back(JsonObject()
-                                    .add("index", json_number(i))
-                                    .add("label", json_string(label_of(model, i)))
-                                    .add("logit", json_number(logits[i]))
-                                    .add("prob", json_number(prob[size_t(i)]))
+                                    .add("index", json_number(p.index))
+                                    .add("label", json_string(label_of(model, p.index)))
+                                    .add("logit", json_number(p.logit))
+                                    .add("prob", json_number(float(p.prob)))
                                     .str());
             docs.push_back(JsonObject().add("file", json_string(path)).add("top", json_array(items)).str());
         } else {
             std::printf("%s\n", path.c_str());
             for (size_t r = 0; r < best.size(); ++r)
-                std::printf("  %zu. %6.4f  %s [%d]\n", r + 1, double(prob[size_t(best[r])]), label_of(model, best[r]).c_str(), best[r]);
+                std::printf("  %zu. %6.4f  %s [%d]\n", r + 1, double(float(best[r].prob)), label_of(model, best[r].index).c_str(),
+                            best[r].index);
         }
     }
     if (json)

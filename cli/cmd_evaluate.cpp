@@ -13,19 +13,18 @@
 #include <cstring>
 #include <set>
 
-#include "io/image.h"
+#include "api/network.h"
+#include "cam/eval/eval_inputs.h"
+#include "cam/eval/eval_table.h"
 #include "cam/eval/evaluate.h"
-#include "cam/explain.h"
 #include "cam/eval/metrics_baselines.h"
 #include "cam/eval/shard.h"
-#include "cam/postprocess.h"
+#include "cam/pipeline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/eval_inputs.h"
-#include "cli/eval_table.h"
 #include "cli/paths.h"
+#include "io/image.h"
 #include "nn/file_util.h"
-#include "weights/model.h"
 
 namespace ec::cli {
 namespace {
@@ -146,6 +145,60 @@ struct Progress {
     }
 };
 
+// What every input of one evaluate run shares.
+struct EvalRun {
+    const Model& model;
+    const Network& net;
+    const ExplainPlan& plan;  // the layer and every CAM of --methods
+    EvaluateOptions options;
+    bool want[kEvalMetricCount];
+    int steps;
+    std::string class_from;
+    bool warned_constant;     // the gradient-constant warning is printed once per run
+};
+
+// The rows of one input (its position `index` in the full list) for the methods still `pending`: its class and
+// CAMs from the pipeline (one forward, one backward), the baselines, then the metrics.
+std::vector<EvalRow> evaluate_input(EvalRun& run, Session& session, const std::string& path, size_t index,
+                                    const std::string& mask_path, int requested_class,
+                                    const std::vector<std::string>& pending) {
+    const Model& model = run.model;
+    const int height = model.preprocessing.height, width = model.preprocessing.width;
+    const LoadedInput in = load_input(path, model.preprocessing);
+    ExplainPlan plan = run.plan;  // this input's class, and the CAMs a --resume has not done yet
+    plan.classes.index = requested_class;
+    plan.options.methods.clear();
+    for (const std::string& m : pending)
+        if (m != "center" && m != "random") plan.options.methods.push_back(parse_cam_method(m));
+    const InputExplanation ex = explain_input(run.net, session, plan, in.input, {height, width});
+    const ClassExplanation& explained = ex.classes[0];
+    const ClassScore clean{explained.cls, explained.prob};
+    if (explained.gradient_constant && !run.warned_constant) {
+        run.warned_constant = true;
+        std::fprintf(stderr, "entropycam evaluate: warning: at layer '%s' the gradient is constant over space (global "
+                     "pooling follows): Grad-CAM, HiResCAM and Respond-CAM coincide and Grad Entropy-CAM "
+                     "degenerates\n", plan.layer.c_str());
+    }
+    std::vector<Heatmap> maps;
+    size_t cam = 0;
+    for (const std::string& m : pending) {
+        if (m == "center") maps.push_back(center_baseline(height, width));
+        else if (m == "random") maps.push_back(random_baseline(height, width, uint64_t(index)));
+        else maps.push_back(explained.maps[cam++].upsampled);
+    }
+    Mask mask;
+    if (!mask_path.empty() && run.want[kPointing]) mask = resize_mask_nearest(load_mask(mask_path), height, width);
+    const std::vector<MapScores> scores = evaluate_maps(model.graph, session, model.logits, in.input, clean, maps,
+                                                        mask.h ? &mask : nullptr, run.options);
+    std::vector<EvalRow> rows;
+    for (size_t m = 0; m < pending.size(); ++m) {
+        const EvalRow identity{path, long(index), model.name, plan.layer, run.steps, run.class_from, pending[m],
+                               clean.cls, label_of(model, clean.cls), clean.prob, 0, {}};
+        rows.push_back(scored_eval_row(identity, scores[m], run.want));
+    }
+    return rows;
+}
+
 }  // namespace
 
 int cmd_evaluate(const std::vector<std::string>& argv) {
@@ -157,7 +210,9 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     const std::vector<std::string> methods = parse_methods(a.get("--methods", "all"));
     bool want[kEvalMetricCount] = {};
     if (a.has("--metrics")) {
-        for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) want[parse_eval_metric(m)] = true;
+        for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) {
+            try { want[parse_eval_metric(m)] = true; } catch (const Error& e) { throw UsageError(e.what()); }
+        }
     } else {
         std::fill(std::begin(want), std::end(want), true);
         want[kPointing] = a.has("--masks");
@@ -170,16 +225,16 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     if (a.has("--resume") && csv_path.empty()) throw UsageError("--resume needs --csv FILE");
 
     // ---- Check everything before the long run starts. ----
-    Model model = load_model(resolve_model(a.get("--model", "mobilenet_v2_1.0_224_quant")));
-    const Graph& g = model.graph;
-    ExplainOptions explain_opt;
-    explain_opt.target = a.has("--layer") ? g.tensor(a.get("--layer")) : default_cam_target(g, model.logits);
-    check_cam_target(g, explain_opt.target);
+    const Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
+    const Network net = network_of(model);
+    ExplainRequest request;
+    request.layer = a.get("--layer");
+    ExplainPlan plan = plan_explain(net, request);
+    plan.options.methods.clear();  // only the CAMs of --methods; none when only baselines are asked
     for (const std::string& m : methods)
-        if (m != "center" && m != "random") explain_opt.methods.push_back(parse_cam_method(m));
-    const std::string layer = g.tensors[size_t(explain_opt.target)].name;
+        if (m != "center" && m != "random") plan.options.methods.push_back(parse_cam_method(m));
+    const std::string& layer = plan.layer;
     const int height = model.preprocessing.height, width = model.preprocessing.width;
-    const int outputs = g.tensors[size_t(model.logits)].shape[1];
     if (int64_t(steps) > int64_t(height) * width)
         throw UsageError("--steps " + std::to_string(steps) + " exceeds the " + std::to_string(height * width) +
                          " pixels of the input");
@@ -190,17 +245,9 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
         struct stat st;
         const std::string dir = a.get("--masks");
         if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error(dir + ": --masks must be a folder");
-        const std::vector<std::string> mask_files = expand_inputs({dir});
-        for (size_t i = 0; i < inputs.size(); ++i) masks[i] = find_mask(inputs[i], mask_files);
-        // A folder of inputs may hold the masks too: they are not inputs.
-        std::vector<std::string> kept_inputs, kept_masks;
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            bool is_mask = false;
-            for (const std::string& m : masks) is_mask = is_mask || (!m.empty() && same_file(m, inputs[i]));
-            if (!is_mask) { kept_inputs.push_back(inputs[i]); kept_masks.push_back(masks[i]); }
-        }
-        inputs.swap(kept_inputs);
-        masks.swap(kept_masks);
+        InputsWithMasks paired = pair_inputs_with_masks(inputs, expand_inputs({dir}));
+        inputs.swap(paired.inputs);
+        masks.swap(paired.masks);
     }
     if (inputs.empty()) throw Error("no input images found in " + a.positional[0]);
     std::vector<size_t> todo;  // positions in the full list: this shard's
@@ -209,7 +256,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     std::vector<int> requested_class(inputs.size(), -1);
     if (class_from != "top1") {
         const std::map<std::string, int> truth = read_ground_truth(class_from);
-        for (size_t i : todo) requested_class[i] = ground_truth_class(truth, inputs[i], outputs, class_from);
+        for (size_t i : todo) requested_class[i] = ground_truth_class(truth, inputs[i], plan.outputs, class_from);
     }
 
     std::vector<EvalRow> existing;
@@ -227,12 +274,12 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "entropycam evaluate: %zu of %zu inputs%s, layer %s, %zu methods, %d steps\n", todo.size(),
                  inputs.size(), shard.count > 1 ? shard_text.c_str() : "", layer.c_str(),
                  methods.size(), steps);
-    EvaluateOptions eval_opt;
-    eval_opt.steps = steps;
-    eval_opt.deletion = want[kDeletion];
-    eval_opt.insertion = want[kInsertion];
-    eval_opt.average_drop = want[kAverageDrop] || want[kIncrease];
-    bool warned_constant = false;
+    EvalRun run{model, net, plan, {}, {}, steps, class_from, false};
+    std::copy(std::begin(want), std::end(want), std::begin(run.want));
+    run.options.steps = steps;
+    run.options.deletion = want[kDeletion];
+    run.options.insertion = want[kInsertion];
+    run.options.average_drop = want[kAverageDrop] || want[kIncrease];
 
     Session session;
     std::vector<EvalRow> new_rows;
@@ -244,46 +291,8 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
             if (!done.count(inputs[i] + "\n" + m)) pending.push_back(m);
         if (pending.empty()) continue;
 
-        const LoadedInput in = load_input(inputs[i], model.preprocessing);
-        const ClassScore clean = score_clean(g, session, model.logits, in.input, requested_class[i]);
-        ExplainOptions opt = explain_opt;
-        opt.methods.clear();
-        for (const std::string& m : pending)
-            if (m != "center" && m != "random") opt.methods.push_back(parse_cam_method(m));
-        std::vector<ImageExplanation> ex;
-        if (!opt.methods.empty()) ex = explain(g, session, model.logits, in.input, {clean.cls}, opt);
-        if (!ex.empty() && ex[0].gradient_constant && !warned_constant) {
-            warned_constant = true;
-            std::fprintf(stderr, "entropycam evaluate: warning: at layer '%s' the gradient is constant over space (global "
-                         "pooling follows): Grad-CAM, HiResCAM and Respond-CAM coincide and Grad Entropy-CAM "
-                         "degenerates\n", layer.c_str());
-        }
-        std::vector<Heatmap> maps;
-        size_t cam = 0;
-        for (const std::string& m : pending) {
-            if (m == "center") maps.push_back(center_baseline(height, width));
-            else if (m == "random") maps.push_back(random_baseline(height, width, uint64_t(i)));
-            else maps.push_back(postprocess_cam(ex[0].results[cam++].raw, height, width));
-        }
-        Mask mask;
-        if (!masks[i].empty() && want[kPointing]) mask = resize_mask_nearest(load_mask(masks[i]), height, width);
-        const std::vector<MapScores> scores =
-            evaluate_maps(g, session, model.logits, in.input, clean, maps, mask.h ? &mask : nullptr, eval_opt);
-
         std::string lines;
-        for (size_t m = 0; m < pending.size(); ++m) {
-            const MapScores& sc = scores[m];
-            EvalRow r{inputs[i], long(i), model.name, layer, steps, class_from, pending[m], clean.cls,
-                      label_of(model, clean.cls), clean.prob, sc.prob_masked, {}};
-            r.metric[kDeletion] = sc.deletion_auc;
-            r.metric[kInsertion] = sc.insertion_auc;
-            r.metric[kAverageDrop] = sc.average_drop;
-            r.metric[kIncrease] = sc.increase;
-            r.metric[kPointing] = sc.pointing;
-            for (int k = 0; k < kEvalMetricCount; ++k)
-                if (!want[k]) r.metric[k] = std::nan("");
-            if (!want[kAverageDrop] && !want[kIncrease]) r.prob_masked = std::nan("");
-            round_row(r);
+        for (const EvalRow& r : evaluate_input(run, session, inputs[i], i, masks[i], requested_class[i], pending)) {
             lines += eval_csv_line(r);
             new_rows.push_back(r);
         }

@@ -2,11 +2,11 @@
 // the default CAM target and the logits.
 #include <cstdio>
 
+#include "api/network.h"
 #include "cam/explain.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/json.h"
-#include "weights/model.h"
+#include "io/json.h"
 
 namespace ec::cli {
 namespace {
@@ -29,7 +29,7 @@ int cmd_layers(const std::vector<std::string>& argv) {
     Args a = parse_args(argv, {"--model"}, {"--json", "--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "'");
-    Model model = load_model(resolve_model(a.get("--model", "mobilenet_v2_1.0_224_quant")));
+    Model model = open_model(a.get("--model", "mobilenet_v2_1.0_224_quant"), TfliteSpecs::Refuse);
     const Graph& g = model.graph;
     // The default target is the CAM module's rule (cam/explain.h); a graph without one has no default.
     int default_target = -1;

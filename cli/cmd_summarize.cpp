@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <set>
 
+#include "cam/eval/eval_table.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/eval_table.h"
+#include "io/text_io.h"
 #include "nn/file_util.h"
 #include "nn/tensor.h"
-#include "io/text_io.h"
 
 namespace ec::cli {
 namespace {

@@ -1,22 +1,13 @@
 // Running a graph: forward over every node (or up to a target), backward over only the nodes between the
 // seeded tensor and the tensors whose gradient is asked for, and an SGD step. Shapes were checked at build
-// time; here only the batch size varies.
+// time; here only the batch size varies. Each node runs through its row of the op table (nn/op_table.h).
 #include <algorithm>
 
-#include "nn/activation.h"
-#include "nn/concat.h"
-#include "nn/dense.h"
 #include "nn/graph.h"
-#include "nn/softmax.h"
+#include "nn/op_table.h"
 
 namespace ec {
 namespace {
-
-ConvGeometry batched(ConvGeometry c, int n) { c.batch = n; return c; }
-PoolGeometry batched(PoolGeometry p, int n) { p.batch = n; return p; }
-PadGeometry batched(PadGeometry p, int n) { p.batch = n; return p; }
-
-const float* param_data(const Graph& g, int p) { return p < 0 ? nullptr : g.params[p].data(); }
 
 // Sizes the session for batch n: every value tensor and the kernel scratch. Allocates only when the batch grows.
 void prepare(const Graph& g, Session& s, int n) {
@@ -32,51 +23,11 @@ void prepare(const Graph& g, Session& s, int n) {
         s.values[t].reshape_storage(shape);
     }
     for (const Node& node : g.nodes)
-        if (node.op == OpKind::Conv2D) scratch = std::max(scratch, conv2d_scratch_floats(batched(node.conv, n)));
+        if (ScratchFn need = op_def(node.op).scratch_floats) scratch = std::max(scratch, need(node, n));
     s.scratch.resize(scratch);
 }
 
-void run_forward_node(const Graph& g, Session& s, const Node& node) {
-    const int n = s.batch;
-    Tensor& out = s.values[node.output];
-    const Tensor& x = s.values[node.inputs[0]];
-    const int64_t count = out.numel();
-    switch (node.op) {
-        case OpKind::Conv2D:
-            conv2d_forward(out.ptr(), x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]),
-                           batched(node.conv, n), s.scratch.data());
-            break;
-        case OpKind::Pad: pad_forward(out.ptr(), x.ptr(), batched(node.pad, n)); break;
-        case OpKind::BiasAdd:
-            bias_add_forward(out.ptr(), x.ptr(), param_data(g, node.params[0]), count / x.shape.c(), x.shape.c());
-            break;
-        case OpKind::Relu: relu_forward(out.ptr(), x.ptr(), count); break;
-        case OpKind::Relu6: relu6_forward(out.ptr(), x.ptr(), count); break;
-        case OpKind::Add: add_forward(out.ptr(), x.ptr(), s.values[node.inputs[1]].ptr(), count); break;
-        case OpKind::MaxPool: max_pool_forward(out.ptr(), x.ptr(), batched(node.pool, n)); break;
-        case OpKind::AvgPool: avg_pool_forward(out.ptr(), x.ptr(), batched(node.pool, n)); break;
-        case OpKind::GlobalAvgPool:
-            global_avg_pool_forward(out.ptr(), x.ptr(), n, x.shape.h(), x.shape.w(), x.shape.c());
-            break;
-        case OpKind::FullyConnected:
-            fully_connected_forward(out.ptr(), x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]),
-                                    n, x.shape[1], out.shape[1]);
-            break;
-        case OpKind::Reshape: std::copy(x.data.begin(), x.data.end(), out.data.begin()); break;
-        case OpKind::Concat: {
-            const float* ins[64];
-            int widths[64];
-            int k = 0;
-            for (int t : node.inputs) { ins[k] = s.values[t].ptr(); widths[k++] = s.values[t].shape.c(); }
-            concat_forward(out.ptr(), ins, widths, k, count / out.shape.c());
-            break;
-        }
-        case OpKind::Softmax: softmax_forward(out.ptr(), x.ptr(), n, x.shape[1]); break;
-        case OpKind::SoftmaxCrossEntropy:
-            softmax_cross_entropy_forward(out.ptr(), x.ptr(), s.values[node.inputs[1]].ptr(), n, x.shape[1]);
-            break;
-    }
-}
+void run_forward_node(const Graph& g, Session& s, const Node& node) { op_def(node.op).forward(g, s, node); }
 
 void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs) {
     if (inputs.size() != g.inputs.size())
@@ -125,62 +76,7 @@ namespace {
 
 // Backward of one node: input gradients where want_input[t], parameter gradients if want_params.
 void run_backward_node(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
-    const int n = s.batch;
-    const Tensor& dout = s.grads[node.output];
-    const int x_id = node.inputs[0];
-    const Tensor& x = s.values[x_id];
-    float* dx = want_input[x_id] ? s.grads[x_id].ptr() : nullptr;
-    const int64_t count = dout.numel();
-    auto pgrad = [&](int slot) -> float* {
-        int p = node.params[slot];
-        return (want_params && p >= 0) ? s.param_grads[p].ptr() : nullptr;
-    };
-    switch (node.op) {
-        case OpKind::Conv2D: {
-            ConvGeometry geo = batched(node.conv, n);
-            if (dx) conv2d_backward_input(dx, dout.ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
-            if (want_params) conv2d_backward_filter(pgrad(0), pgrad(1), dout.ptr(), x.ptr(), geo, s.scratch.data());
-            break;
-        }
-        case OpKind::Pad: if (dx) pad_backward(dx, dout.ptr(), batched(node.pad, n)); break;
-        case OpKind::BiasAdd:
-            if (dx) accumulate(dx, dout.ptr(), count);
-            if (want_params) bias_add_backward_bias(pgrad(0), dout.ptr(), count / x.shape.c(), x.shape.c());
-            break;
-        case OpKind::Relu: if (dx) relu_backward(dx, dout.ptr(), x.ptr(), count); break;
-        case OpKind::Relu6: if (dx) relu6_backward(dx, dout.ptr(), x.ptr(), count); break;
-        case OpKind::Add:
-            if (dx) accumulate(dx, dout.ptr(), count);
-            if (want_input[node.inputs[1]]) accumulate(s.grads[node.inputs[1]].ptr(), dout.ptr(), count);
-            break;
-        case OpKind::MaxPool: if (dx) max_pool_backward(dx, dout.ptr(), x.ptr(), batched(node.pool, n)); break;
-        case OpKind::AvgPool: if (dx) avg_pool_backward(dx, dout.ptr(), batched(node.pool, n)); break;
-        case OpKind::GlobalAvgPool:
-            if (dx) global_avg_pool_backward(dx, dout.ptr(), n, x.shape.h(), x.shape.w(), x.shape.c());
-            break;
-        case OpKind::FullyConnected: {
-            const int in_f = x.shape[1], out_f = dout.shape[1];
-            if (dx) fully_connected_backward_input(dx, dout.ptr(), param_data(g, node.params[0]), n, in_f, out_f);
-            if (want_params) fully_connected_backward_params(pgrad(0), pgrad(1), dout.ptr(), x.ptr(), n, in_f, out_f);
-            break;
-        }
-        case OpKind::Reshape: if (dx) accumulate(dx, dout.ptr(), count); break;
-        case OpKind::Concat: {
-            float* dins[64];
-            int widths[64];
-            int k = 0;
-            for (int t : node.inputs) { dins[k] = want_input[t] ? s.grads[t].ptr() : nullptr; widths[k++] = s.values[t].shape.c(); }
-            concat_backward(dins, dout.ptr(), widths, k, count / dout.shape.c());
-            break;
-        }
-        case OpKind::Softmax:
-            if (dx) softmax_backward(dx, dout.ptr(), s.values[node.output].ptr(), n, x.shape[1]);
-            break;
-        case OpKind::SoftmaxCrossEntropy:
-            // The target is data, not a learned quantity: only the logits get a gradient.
-            if (dx) softmax_cross_entropy_backward(dx, dout.ptr(), x.ptr(), s.values[node.inputs[1]].ptr(), n, x.shape[1]);
-            break;
-    }
+    op_def(node.op).backward(g, s, node, want_input, want_params);
 }
 
 }  // namespace
@@ -191,8 +87,6 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     if (req.seed.shape != s.values[req.from].shape)
         throw Error("backward: seed " + req.seed.shape.str() + " does not match '" + g.tensors[req.from].name + "' " +
                     s.values[req.from].shape.str());
-    for (const Node& node : g.nodes)
-        if (node.op == OpKind::Concat && node.inputs.size() > 64) throw Error("node '" + node.name + "' has over 64 inputs");
 
     // A tensor's gradient is needed when it lies on a path from a stop tensor to `from`.
     const std::vector<int>& stops = req.stop_at.empty() ? g.inputs : req.stop_at;

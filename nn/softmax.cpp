@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
+#include <string>
 
 namespace ec {
 namespace {
@@ -106,6 +108,45 @@ void softmax_cross_entropy_forward(double* loss, const double* logits, const dou
 void softmax_cross_entropy_backward(double* d_logits, const double* d_loss, const double* logits,
                                     const double* target, int rows, int classes) {
     softmax_cross_entropy_backward_t(d_logits, d_loss, logits, target, rows, classes);
+}
+
+}  // namespace ec
+
+namespace ec {
+namespace {
+
+// The [N, K] row n of a logits value; Error when there is none.
+const float* logits_row(const Tensor& logits, int n, int& classes, const char* what) {
+    if (logits.shape.rank < 1 || n < 0 || n >= (logits.shape.rank > 1 ? logits.shape[0] : 1))
+        throw Error(std::string(what) + ": no row " + std::to_string(n) + " in logits " + logits.shape.str());
+    classes = logits.shape[logits.shape.rank - 1];
+    return logits.ptr() + int64_t(n) * classes;
+}
+
+}  // namespace
+
+std::vector<double> softmax_row(const Tensor& logits, int n) {
+    int k = 0;
+    const float* row = logits_row(logits, n, k, "softmax_row");
+    const double top = *std::max_element(row, row + k);
+    std::vector<double> p(static_cast<size_t>(k));
+    double sum = 0;
+    for (int i = 0; i < k; ++i) sum += p[size_t(i)] = std::exp(double(row[i]) - top);
+    for (double& v : p) v /= sum;
+    return p;
+}
+
+std::vector<int> top_k(const Tensor& logits, int n, int k) {
+    if (k < 0) throw Error("top_k: asked for " + std::to_string(k) + " classes");
+    int classes = 0;
+    const float* row = logits_row(logits, n, classes, "top_k");
+    std::vector<int> idx(static_cast<size_t>(classes));
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::min(k, classes);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                      [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+    idx.resize(size_t(k));
+    return idx;
 }
 
 }  // namespace ec

@@ -1,5 +1,8 @@
 // Softmax over the last dimension and the softmax cross-entropy loss. Backward accumulates (+=).
 #pragma once
+#include <vector>
+
+#include "nn/tensor.h"
 
 namespace ec {
 
@@ -23,5 +26,12 @@ void softmax_cross_entropy_forward(double* loss, const double* logits, const dou
                                    int classes);
 void softmax_cross_entropy_backward(double* d_logits, const double* d_loss, const double* logits,
                                     const double* target, int rows, int classes);
+
+// The probabilities of row n of a [N, K] logits value, computed in double (max-subtracted, summed in index order):
+// the one softmax that reports a class probability (explain, classify, evaluation). Error for n outside 0..N-1.
+std::vector<double> softmax_row(const Tensor& logits, int n);
+// The k best output indices of row n of a [N, K] value, by descending value (ties: lower index first); k is
+// clamped to K. Error for k < 0 or n outside 0..N-1.
+std::vector<int> top_k(const Tensor& logits, int n, int k);
 
 }  // namespace ec

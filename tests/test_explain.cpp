@@ -1,5 +1,6 @@
 // The explain pipeline end to end on the real models: from the reference's input.npy, one forward and one
 // backward to each reference layer, every method's weights and maps, against ../shared/reference.
+#include <algorithm>
 #include <cmath>
 
 #include "cam/explain.h"
@@ -20,6 +21,71 @@ std::vector<float> npy(const std::string& folder, const std::string& file) {
 void compare(const std::string& what, const std::vector<float>& got, const std::vector<float>& want, float tol) {
     REQUIRE_MESSAGE(got.size() == want.size(), what << ": " << got.size() << " values, reference has " << want.size());
     test::check_close_rel_max(what, got.data(), want.data(), int64_t(got.size()), tol);
+}
+
+// Respond-CAM (Zhao 2018 eq. 2), w_k = sum_ij A^k_ij G^k_ij / (sum_ij A^k_ij + eps), with A and G each off by at
+// most eA and eG (the measured max differences to the reference). To first order
+//   |dw_k| <= (eA sum|G^k| + eG sum|A^k| + |w_k| eA HW) / D_k,  D_k = |sum A^k + eps| - eA HW,
+// checked with a factor 2 (second-order terms, float rounding) plus 1e-6 of the largest weight. Where D_k <= 0 the
+// denominator can reach zero within the measured error. If the channel is non-negative (a ReLU layer: its all-zero
+// channels), w_k is an A-weighted mean of G^k, so |w_k| <= max|G^k| bounds both; otherwise no bound exists and
+// such channels must be rare (<= 1 %).
+// The map raw_ij = sum_k w_k A^k_ij is then checked against the weights' actual errors:
+//   |d raw_ij| <= 2 sum_k (|dw_k| |A^k_ij| + |w_k| eA) + 1e-6 max|raw|.
+void check_respondcam_propagated(const std::string& what, const std::vector<float>& act, const std::vector<float>& grad,
+                                 const std::vector<float>& ref_act, const std::vector<float>& ref_grad,
+                                 const std::vector<float>& weights, const std::vector<float>& ref_weights,
+                                 const std::vector<float>& raw, const std::vector<float>& ref_raw) {
+    REQUIRE(act.size() == ref_act.size());
+    REQUIRE(grad.size() == ref_grad.size());
+    REQUIRE(weights.size() == ref_weights.size());
+    REQUIRE(raw.size() == ref_raw.size());
+    const size_t channels = weights.size(), positions = raw.size();
+    REQUIRE(act.size() == channels * positions);
+    double eA = 0, eG = 0;
+    for (size_t i = 0; i < act.size(); ++i) {
+        eA = std::max(eA, std::fabs(double(act[i]) - ref_act[i]));
+        eG = std::max(eG, std::fabs(double(grad[i]) - ref_grad[i]));
+    }
+    std::vector<double> sum_a(channels, 0), sum_abs_a(channels, 0), sum_abs_g(channels, 0), max_abs_g(channels, 0);
+    std::vector<char> non_negative(channels, 1);
+    for (size_t i = 0; i < positions; ++i)
+        for (size_t k = 0; k < channels; ++k) {
+            const double a = ref_act[i * channels + k];
+            sum_a[k] += a;
+            sum_abs_a[k] += std::fabs(a);
+            sum_abs_g[k] += std::fabs(double(ref_grad[i * channels + k]));
+            max_abs_g[k] = std::max(max_abs_g[k], std::fabs(double(ref_grad[i * channels + k])) + eG);
+            if (a < 0 || act[i * channels + k] < 0) non_negative[k] = 0;
+        }
+    const double w_scale = test::max_abs(ref_weights.data(), int64_t(channels));
+    size_t unbounded = 0;
+    double worst_ratio = 0;
+    for (size_t k = 0; k < channels; ++k) {
+        const double d = std::fabs(double(weights[k]) - ref_weights[k]);
+        const double denom = std::fabs(sum_a[k] + double(kRespondCamEps)) - eA * double(positions);
+        if (denom <= 0 && non_negative[k]) {
+            CHECK_MESSAGE(d <= 2 * max_abs_g[k], what << "_weights[" << k << "]: |diff| " << d << " > 2 max|G|");
+            continue;
+        }
+        if (denom <= 0) { ++unbounded; continue; }
+        const double bound = 2 * (eA * sum_abs_g[k] + eG * sum_abs_a[k] + std::fabs(ref_weights[k]) * eA * double(positions)) /
+                             denom + 1e-6 * w_scale;
+        worst_ratio = std::max(worst_ratio, d / bound);
+        CHECK_MESSAGE(d <= bound, what << "_weights[" << k << "]: |diff| " << d << " > propagated bound " << bound);
+    }
+    CHECK_MESSAGE(unbounded * 100 <= channels, what << ": " << unbounded << " channels whose sum can reach 0");
+    const double raw_scale = test::max_abs(ref_raw.data(), int64_t(positions));
+    for (size_t i = 0; i < positions; ++i) {
+        double bound = 1e-6 * raw_scale;
+        for (size_t k = 0; k < channels; ++k)
+            bound += 2 * (std::fabs(double(weights[k]) - ref_weights[k]) * std::fabs(double(ref_act[i * channels + k])) +
+                          std::fabs(ref_weights[k]) * eA);
+        const double d = std::fabs(double(raw[i]) - ref_raw[i]);
+        CHECK_MESSAGE(d <= bound, what << "_raw[" << i << "]: |diff| " << d << " > propagated bound " << bound);
+    }
+    MESSAGE(what << ": eA " << eA << ", eG " << eG << "; worst weight |diff| / bound " << worst_ratio << "; "
+                 << unbounded << " channels without a bound");
 }
 
 }  // namespace
@@ -84,11 +150,18 @@ TEST_CASE("explain: gradients, weights and maps of all five methods match the re
                         compare(stem + "_raw", relu_map(r.raw).values, want_raw, 3e-3f);
                         continue;
                     }
-                    // Respond-CAM divides by sum_ij A^k, which nearly cancels for some channels of the signed
-                    // layer2: there a 1e-6 relative difference in A grows up to ~2.5e-3 in the weights and the
-                    // map (from act.npy/grad.npy themselves, test_cam.cpp matches to 1e-6). Everything else
-                    // stays at 5e-4.
-                    const float tol = (l == 1 && e.methods[m] == CamMethod::RespondCam) ? 5e-3f : 5e-4f;
+                    if (l == 1 && e.methods[m] == CamMethod::RespondCam) {
+                        // Respond-CAM divides by sum_ij A^k, which nearly cancels for some channels of the signed
+                        // layer2, so no fixed tolerance is right on every CPU (measured 2.5e-3 relative on one,
+                        // 5.1e-3 on another). Bound each weight and map value by the error the measured A and G
+                        // differences propagate through the formula instead (test_cam.cpp shows the formula
+                        // itself matches to 1e-6 from act.npy/grad.npy).
+                        check_respondcam_propagated(stem, s.values[opt.target].data, s.grads[opt.target].data,
+                                                    npy(folder, p + "act.npy"), npy(folder, p + "grad.npy"),
+                                                    r.weights, want_weights, relu_map(r.raw).values, want_raw);
+                        continue;
+                    }
+                    const float tol = 5e-4f;
                     if (!r.weights.empty()) compare(stem + "_weights", r.weights, want_weights, tol);
                     compare(stem + "_raw", relu_map(r.raw).values, want_raw, tol);
                     if (l == 1 || est == EntropyEstimator::Histogram) continue;  // the reference has no norm/up there

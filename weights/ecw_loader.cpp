@@ -107,100 +107,75 @@ Header read_header(const uint8_t* data, size_t size, const std::string& what) {
     return h;
 }
 
-OpKind kind_of(NodeCode c, Reader& r) {
-    switch (c) {
-        case NodeCode::Conv2D: return OpKind::Conv2D;
-        case NodeCode::Pad: return OpKind::Pad;
-        case NodeCode::BiasAdd: return OpKind::BiasAdd;
-        case NodeCode::Relu: return OpKind::Relu;
-        case NodeCode::Relu6: return OpKind::Relu6;
-        case NodeCode::Add: return OpKind::Add;
-        case NodeCode::MaxPool: return OpKind::MaxPool;
-        case NodeCode::AvgPool: return OpKind::AvgPool;
-        case NodeCode::GlobalAvgPool: return OpKind::GlobalAvgPool;
-        case NodeCode::FullyConnected: return OpKind::FullyConnected;
-        case NodeCode::Reshape: return OpKind::Reshape;
-        case NodeCode::Concat: return OpKind::Concat;
-        case NodeCode::Softmax: return OpKind::Softmax;
-        case NodeCode::SoftmaxCrossEntropy: return OpKind::SoftmaxCrossEntropy;
-    }
-    r.fail("unknown node kind " + std::to_string(int(c)));
+// Explicit padding: top, bottom, left, right (FORMAT.md), each in [0, kMaxPadding].
+Padding read_padding(Reader& r) {
+    Padding p;
+    p.kind = Padding::Explicit;
+    p.top = r.in_range(0, kMaxPadding, "padding"); p.bottom = r.in_range(0, kMaxPadding, "padding");
+    p.left = r.in_range(0, kMaxPadding, "padding"); p.right = r.in_range(0, kMaxPadding, "padding");
+    return p;
 }
 
-// Reads one node record (after its kind byte) and rebuilds it; returns its output tensor id.
+// The attribute record of one AttrKind (FORMAT.md's table; ecw_writer.cpp's write_attrs is its inverse).
+NodeAttrs read_attrs(Reader& r, const Graph& g, AttrKind kind, const std::vector<int>& params, const std::string& where) {
+    NodeAttrs a;
+    switch (kind) {
+        case AttrKind::None: break;
+        case AttrKind::Conv: {
+            Conv2DOptions& c = a.conv;
+            c.stride_h = r.in_range(1, kMaxWindow, "stride"); c.stride_w = r.in_range(1, kMaxWindow, "stride");
+            c.dilation_h = r.in_range(1, kMaxWindow, "dilation"); c.dilation_w = r.in_range(1, kMaxWindow, "dilation");
+            c.groups = r.in_range(1, int(kMaxTensorElements), "groups");
+            c.padding = read_padding(r);
+            const Shape f = g.params[size_t(params[0])].shape;
+            if (f.rank == 4 && (f[0] > kMaxWindow || f[1] > kMaxWindow)) r.fail(where + " has a kernel larger than " + std::to_string(kMaxWindow));
+            break;
+        }
+        case AttrKind::Pool: {
+            PoolOptions& p = a.pool;
+            p.kernel_h = r.in_range(1, kMaxWindow, "kernel"); p.kernel_w = r.in_range(1, kMaxWindow, "kernel");
+            p.stride_h = r.in_range(1, kMaxWindow, "stride"); p.stride_w = r.in_range(1, kMaxWindow, "stride");
+            p.padding = read_padding(r);
+            break;
+        }
+        case AttrKind::Pad: {
+            const Padding p = read_padding(r);
+            a.pad_top = p.top; a.pad_bottom = p.bottom; a.pad_left = p.left; a.pad_right = p.right;
+            break;
+        }
+        case AttrKind::Shape: a.shape = r.shape("reshape target"); break;
+    }
+    return a;
+}
+
+// Reads one node record (after its record byte) and rebuilds it through add_node; returns its output tensor id.
+// The counts each kind takes, its attributes and its shape rule all come from its row of the op table.
 int read_node(Reader& r, Graph& g) {
-    const OpKind op = kind_of(NodeCode(r.u8()), r);
+    const uint8_t code = r.u8();
+    const OpDef* def = find_op_by_file_code(code);
+    if (!def) r.fail("unknown node kind " + std::to_string(int(code)));
     const std::string name = r.str("tensor name");
-    const std::string where = std::string("node '") + name + "' (" + op_name(op) + ")";
+    const std::string where = std::string("node '") + name + "' (" + def->name + ")";
     std::vector<int> inputs(r.count(kMaxNodeInputs, "node inputs"));
     for (int& t : inputs) {
         uint32_t id = r.u32();
         if (id >= g.tensors.size()) r.fail(where + " reads tensor " + std::to_string(id) + " before it exists");
         t = int(id);
     }
-    std::vector<int> params(r.count(2, "node parameters"));
+    std::vector<int> params(r.count(kMaxParamSlots, "node parameters"));
     for (int& p : params) {
         int id = r.i32();
         if (id < -1 || id >= int(g.params.size())) r.fail(where + " uses parameter " + std::to_string(id));
         p = id;
     }
-    // Input and parameter counts each op expects (the optional parameter may be -1).
-    size_t want_inputs = 1, want_params = 0;
-    bool second_param_optional = false;
-    switch (op) {
-        case OpKind::Conv2D: case OpKind::FullyConnected: want_params = 2; second_param_optional = true; break;
-        case OpKind::BiasAdd: want_params = 1; break;
-        case OpKind::Add: case OpKind::SoftmaxCrossEntropy: want_inputs = 2; break;
-        case OpKind::Concat: want_inputs = inputs.empty() ? 1 : inputs.size(); break;
-        default: break;
-    }
-    if (inputs.size() != want_inputs || params.size() != want_params) r.fail(where + " has the wrong number of inputs or parameters");
-    for (size_t i = 0; i < params.size(); ++i)
-        if (params[i] < 0 && !(second_param_optional && i == 1)) r.fail(where + " lacks a required parameter");
+    if (inputs.size() < size_t(def->min_inputs) || inputs.size() > size_t(def->max_inputs) ||
+        params.size() != size_t(def->param_slots))
+        r.fail(where + " has the wrong number of inputs or parameters");
+    for (size_t i = 0; i < size_t(def->required_params); ++i)
+        if (params[i] < 0) r.fail(where + " lacks a required parameter");
 
-    int out = -1;
-    switch (op) {
-        case OpKind::Conv2D: {
-            Conv2DOptions c;
-            c.stride_h = r.in_range(1, kMaxWindow, "stride"); c.stride_w = r.in_range(1, kMaxWindow, "stride");
-            c.dilation_h = r.in_range(1, kMaxWindow, "dilation"); c.dilation_w = r.in_range(1, kMaxWindow, "dilation");
-            c.groups = r.in_range(1, int(kMaxTensorElements), "groups");
-            c.padding.kind = Padding::Explicit;
-            c.padding.top = r.in_range(0, kMaxPadding, "padding"); c.padding.bottom = r.in_range(0, kMaxPadding, "padding");
-            c.padding.left = r.in_range(0, kMaxPadding, "padding"); c.padding.right = r.in_range(0, kMaxPadding, "padding");
-            const Shape f = g.params[size_t(params[0])].shape;
-            if (f.rank == 4 && (f[0] > kMaxWindow || f[1] > kMaxWindow)) r.fail(where + " has a kernel larger than " + std::to_string(kMaxWindow));
-            out = conv2d(g, name, inputs[0], params[0], params[1], c);
-            break;
-        }
-        case OpKind::MaxPool:
-        case OpKind::AvgPool: {
-            PoolOptions p;
-            p.kernel_h = r.in_range(1, kMaxWindow, "kernel"); p.kernel_w = r.in_range(1, kMaxWindow, "kernel");
-            p.stride_h = r.in_range(1, kMaxWindow, "stride"); p.stride_w = r.in_range(1, kMaxWindow, "stride");
-            p.padding.kind = Padding::Explicit;
-            p.padding.top = r.in_range(0, kMaxPadding, "padding"); p.padding.bottom = r.in_range(0, kMaxPadding, "padding");
-            p.padding.left = r.in_range(0, kMaxPadding, "padding"); p.padding.right = r.in_range(0, kMaxPadding, "padding");
-            out = op == OpKind::MaxPool ? max_pool(g, name, inputs[0], p) : avg_pool(g, name, inputs[0], p);
-            break;
-        }
-        case OpKind::Pad: {
-            int t = r.in_range(0, kMaxPadding, "padding"), b = r.in_range(0, kMaxPadding, "padding");
-            int l = r.in_range(0, kMaxPadding, "padding"), rt = r.in_range(0, kMaxPadding, "padding");
-            out = pad(g, name, inputs[0], t, b, l, rt);
-            break;
-        }
-        case OpKind::Reshape: out = reshape(g, name, inputs[0], r.shape("reshape target")); break;
-        case OpKind::BiasAdd: out = bias_add(g, name, inputs[0], params[0]); break;
-        case OpKind::Relu: out = relu(g, name, inputs[0]); break;
-        case OpKind::Relu6: out = relu6(g, name, inputs[0]); break;
-        case OpKind::Add: out = add(g, name, inputs[0], inputs[1]); break;
-        case OpKind::GlobalAvgPool: out = global_avg_pool(g, name, inputs[0]); break;
-        case OpKind::FullyConnected: out = fully_connected(g, name, inputs[0], params[0], params[1]); break;
-        case OpKind::Concat: out = concat(g, name, inputs); break;
-        case OpKind::Softmax: out = softmax(g, name, inputs[0]); break;
-        case OpKind::SoftmaxCrossEntropy: out = softmax_cross_entropy(g, name, inputs[0], inputs[1]); break;
-    }
+    const NodeAttrs attrs = read_attrs(r, g, def->attrs, params, where);
+    const int out = add_node(g, def->kind, name, std::move(inputs), std::move(params), attrs);
     const Shape stored = r.shape("output shape");
     if (stored != g.tensors[size_t(out)].shape)
         r.fail(where + " rebuilds to " + g.tensors[size_t(out)].shape.str() + " but the file says " + stored.str());

@@ -34,26 +34,6 @@ struct Out {
     }
 };
 
-NodeCode code_of(OpKind op) {
-    switch (op) {
-        case OpKind::Conv2D: return NodeCode::Conv2D;
-        case OpKind::Pad: return NodeCode::Pad;
-        case OpKind::BiasAdd: return NodeCode::BiasAdd;
-        case OpKind::Relu: return NodeCode::Relu;
-        case OpKind::Relu6: return NodeCode::Relu6;
-        case OpKind::Add: return NodeCode::Add;
-        case OpKind::MaxPool: return NodeCode::MaxPool;
-        case OpKind::AvgPool: return NodeCode::AvgPool;
-        case OpKind::GlobalAvgPool: return NodeCode::GlobalAvgPool;
-        case OpKind::FullyConnected: return NodeCode::FullyConnected;
-        case OpKind::Reshape: return NodeCode::Reshape;
-        case OpKind::Concat: return NodeCode::Concat;
-        case OpKind::Softmax: return NodeCode::Softmax;
-        case OpKind::SoftmaxCrossEntropy: return NodeCode::SoftmaxCrossEntropy;
-    }
-    throw Error("unknown op kind");
-}
-
 // Bottom/right padding implied by a resolved geometry: what makes the output exactly `out` long
 // (out = (in + before + after - extent) / stride + 1, so the smallest `after` that reaches it).
 int trailing_pad(int in, int out, int kernel, int stride, int dilation, int before) {
@@ -61,30 +41,41 @@ int trailing_pad(int in, int out, int kernel, int stride, int dilation, int befo
     return int(std::max<int64_t>(needed, 0));
 }
 
+// The attribute record of one AttrKind (FORMAT.md's table; ecw_loader.cpp's read_attrs is its inverse). Padding
+// is stored explicitly, the bottom/right amounts recovered from the resolved geometry.
+void write_attrs(Out& o, const Graph& g, const Node& n, AttrKind kind) {
+    switch (kind) {
+        case AttrKind::None: break;
+        case AttrKind::Conv: {
+            const ConvGeometry& c = n.conv;
+            o.i32(c.stride_h); o.i32(c.stride_w); o.i32(c.dilation_h); o.i32(c.dilation_w); o.i32(c.groups);
+            o.i32(c.pad_top); o.i32(trailing_pad(c.in_h, c.out_h, c.kernel_h, c.stride_h, c.dilation_h, c.pad_top));
+            o.i32(c.pad_left); o.i32(trailing_pad(c.in_w, c.out_w, c.kernel_w, c.stride_w, c.dilation_w, c.pad_left));
+            break;
+        }
+        case AttrKind::Pool: {
+            const PoolGeometry& p = n.pool;
+            o.i32(p.kernel_h); o.i32(p.kernel_w); o.i32(p.stride_h); o.i32(p.stride_w);
+            o.i32(p.pad_top); o.i32(trailing_pad(p.in_h, p.out_h, p.kernel_h, p.stride_h, 1, p.pad_top));
+            o.i32(p.pad_left); o.i32(trailing_pad(p.in_w, p.out_w, p.kernel_w, p.stride_w, 1, p.pad_left));
+            break;
+        }
+        case AttrKind::Pad: o.i32(n.pad.top); o.i32(n.pad.bottom); o.i32(n.pad.left); o.i32(n.pad.right); break;
+        case AttrKind::Shape: o.shape(g.tensors[size_t(n.output)].shape); break;
+    }
+}
+
 void write_node(Out& o, const Graph& g, const Node& n) {
+    const OpDef& def = op_def(n.op);
     o.u8(kRecordNode);
-    o.u8(int(code_of(n.op)));
+    o.u8(def.file_code);
     o.str(n.name, "tensor name");
     if (n.inputs.size() > kMaxNodeInputs) throw Error("node '" + n.name + "' has more than " + std::to_string(kMaxNodeInputs) + " inputs");
     o.u32(uint32_t(n.inputs.size()));
     for (int t : n.inputs) o.u32(uint32_t(t));
     o.u32(uint32_t(n.params.size()));
     for (int p : n.params) o.i32(p);
-    if (n.op == OpKind::Conv2D) {
-        const ConvGeometry& c = n.conv;
-        o.i32(c.stride_h); o.i32(c.stride_w); o.i32(c.dilation_h); o.i32(c.dilation_w); o.i32(c.groups);
-        o.i32(c.pad_top); o.i32(trailing_pad(c.in_h, c.out_h, c.kernel_h, c.stride_h, c.dilation_h, c.pad_top));
-        o.i32(c.pad_left); o.i32(trailing_pad(c.in_w, c.out_w, c.kernel_w, c.stride_w, c.dilation_w, c.pad_left));
-    } else if (n.op == OpKind::MaxPool || n.op == OpKind::AvgPool) {
-        const PoolGeometry& p = n.pool;
-        o.i32(p.kernel_h); o.i32(p.kernel_w); o.i32(p.stride_h); o.i32(p.stride_w);
-        o.i32(p.pad_top); o.i32(trailing_pad(p.in_h, p.out_h, p.kernel_h, p.stride_h, 1, p.pad_top));
-        o.i32(p.pad_left); o.i32(trailing_pad(p.in_w, p.out_w, p.kernel_w, p.stride_w, 1, p.pad_left));
-    } else if (n.op == OpKind::Pad) {
-        o.i32(n.pad.top); o.i32(n.pad.bottom); o.i32(n.pad.left); o.i32(n.pad.right);
-    } else if (n.op == OpKind::Reshape) {
-        o.shape(g.tensors[size_t(n.output)].shape);
-    }
+    write_attrs(o, g, n, def.attrs);
     o.shape(g.tensors[size_t(n.output)].shape);  // checked against the rebuilt shape on load
 }
 

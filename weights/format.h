@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "nn/op_table.h"
 #include "weights/labels.h"
 #include "weights/model.h"
 
@@ -32,18 +33,15 @@ constexpr uint32_t kMaxTensors = 8192;                    // graph inputs + node
 constexpr uint32_t kMaxNodes = kMaxTensors;
 constexpr uint32_t kMaxParams = 8192;
 constexpr uint32_t kMaxInputs = 16;
-constexpr uint32_t kMaxNodeInputs = 256;                  // inputs of one node (concat)
+constexpr uint32_t kMaxNodeInputs = kMaxConcatInputs;     // inputs of one node (concat): 256, nn/op_table.h
 constexpr uint32_t kMaxLabels = 100000;
 constexpr uint32_t kMaxStringBytes = 4096;                // any one name, label or text field
 constexpr int kMaxWindow = 4096;                          // kernel, stride or dilation along one axis
 constexpr int kMaxPadding = 65536;                        // explicit padding on one side
 constexpr int64_t kMaxActivationFloats = int64_t(1) << 28;  // sum of all tensor sizes at batch 1 (1 GiB)
 
-// Node codes in the file, independent of the order of ec::OpKind.
-enum class NodeCode : uint8_t {
-    Conv2D = 1, Pad = 2, BiasAdd = 3, Relu = 4, Relu6 = 5, Add = 6, MaxPool = 7, AvgPool = 8, GlobalAvgPool = 9,
-    FullyConnected = 10, Reshape = 11, Concat = 12, Softmax = 13, SoftmaxCrossEntropy = 14,
-};
+// Node codes in the file are each op's OpDef::file_code (nn/op_table.h), independent of the order of
+// ec::OpKind; its attributes are the record of its OpDef::attrs (FORMAT.md, ecw_loader.cpp, ecw_writer.cpp).
 // Tensor record kinds in the graph section.
 constexpr uint8_t kRecordInput = 0;
 constexpr uint8_t kRecordNode = 1;

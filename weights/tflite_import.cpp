@@ -1,8 +1,6 @@
 // TFLite -> ec::Model (see tflite_import.h for the conversion rules).
 #include "weights/tflite_import.h"
 
-#include <cmath>
-#include <cstring>
 #include <map>
 #include <utility>
 
@@ -17,112 +15,6 @@ using tflite::Operator;
 std::string tflite_short_name(const std::string& tflite_name, int index) {
     std::string s = tflite_name.substr(0, tflite_name.find(';'));
     return s.empty() ? "tensor_" + std::to_string(index) : s;
-}
-
-std::vector<float> ohwi_to_hwio(const std::vector<float>& w, int o, int h, int wd, int i) {
-    std::vector<float> out(w.size());
-    for (int oo = 0; oo < o; ++oo)
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < wd; ++x)
-                for (int ii = 0; ii < i; ++ii)
-                    out[((size_t(y) * wd + x) * i + ii) * o + oo] = w[((size_t(oo) * h + y) * wd + x) * i + ii];
-    return out;
-}
-
-std::vector<float> transpose_2d(const std::vector<float>& w, int rows, int cols) {
-    std::vector<float> out(w.size());
-    for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) out[size_t(c) * rows + r] = w[size_t(r) * cols + c];
-    return out;
-}
-
-namespace {
-
-int64_t element_count(const tflite::Tensor& t, const std::string& what, int index) {
-    int64_t n = 1;
-    for (int d : t.shape) {
-        if (d < 0) throw Error(what + ": tensor " + std::to_string(index) + " '" + t.name + "' has a dynamic or negative dimension");
-        n *= d;
-        if (n > kMaxTensorElements) throw Error(what + ": tensor " + std::to_string(index) + " '" + t.name + "' is too large");
-    }
-    return n;
-}
-
-size_t type_size(int type) {
-    switch (type) {
-        case tflite::FLOAT32: case tflite::INT32: return 4;
-        case tflite::UINT8: case tflite::INT8: return 1;
-        case tflite::INT16: return 2;
-        case tflite::INT64: return 8;
-        default: return 0;
-    }
-}
-
-// The raw integer at element i of a constant of an integer type.
-int64_t raw_int(const uint8_t* p, int type, int64_t i) {
-    switch (type) {
-        case tflite::UINT8: return p[i];
-        case tflite::INT8: return int8_t(p[i]);
-        case tflite::INT16: { int16_t v; std::memcpy(&v, p + 2 * i, 2); return v; }
-        case tflite::INT32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); return v; }
-        default: { int64_t v; std::memcpy(&v, p + 8 * i, 8); return v; }
-    }
-}
-
-// The bytes of constant tensor `index`, checked to hold exactly its elements.
-const uint8_t* constant_bytes(const tflite::Model& m, int index, const uint8_t* file, size_t size, const std::string& what,
-                              int64_t* count) {
-    const tflite::Tensor& t = m.tensors[size_t(index)];
-    const std::string label = "tensor " + std::to_string(index) + " '" + t.name + "'";
-    const tflite::BufferSpan& b = m.buffers[t.buffer];
-    if (t.buffer == 0 || b.size == 0) throw Error(what + ": " + label + " has no constant data");
-    const size_t esize = type_size(t.type);
-    if (!esize) throw Error(what + ": " + label + " has unsupported type " + tflite::type_name(t.type));
-    *count = element_count(t, what, index);
-    if (b.size != uint64_t(*count) * esize || b.offset > size || b.size > size - b.offset)
-        throw Error(what + ": " + label + " holds " + std::to_string(b.size) + " bytes, its shape needs " +
-                    std::to_string(uint64_t(*count) * esize));
-    return file + b.offset;
-}
-
-}  // namespace
-
-std::vector<float> dequantize_constant(const tflite::Model& m, int index, const uint8_t* file, size_t size,
-                                       const std::string& what) {
-    int64_t n = 0;
-    const uint8_t* p = constant_bytes(m, index, file, size, what, &n);
-    const tflite::Tensor& t = m.tensors[size_t(index)];
-    const std::string label = "tensor " + std::to_string(index) + " '" + t.name + "'";
-    std::vector<float> out(size_t(n), 0.0f);
-    if (t.type == tflite::FLOAT32) {
-        if (n) std::memcpy(out.data(), p, size_t(n) * 4);
-        return out;
-    }
-    const tflite::Quantization& q = t.quant;
-    if (q.scale.empty()) throw Error(what + ": " + label + " is " + tflite::type_name(t.type) + " without quantization scales");
-    // One (scale, zero_point) per tensor, or one per index of quantized_dimension.
-    int64_t channels = 1, inner = 1;
-    if (q.scale.size() > 1) {
-        const int qd = q.quantized_dimension;
-        if (qd < 0 || size_t(qd) >= t.shape.size() || int64_t(q.scale.size()) != t.shape[size_t(qd)])
-            throw Error(what + ": " + label + " has " + std::to_string(q.scale.size()) + " scales that do not match dimension " +
-                        std::to_string(qd) + " of its shape");
-        channels = t.shape[size_t(qd)];
-        for (size_t d = size_t(qd) + 1; d < t.shape.size(); ++d) inner *= t.shape[d];
-    }
-    if (!q.zero_point.empty() && q.zero_point.size() != q.scale.size())
-        throw Error(what + ": " + label + " has " + std::to_string(q.zero_point.size()) + " zero points for " +
-                    std::to_string(q.scale.size()) + " scales");
-    for (float s : q.scale)
-        if (!std::isfinite(s)) throw Error(what + ": " + label + " has a non-finite quantization scale");
-    for (int64_t i = 0; i < n; ++i) {
-        const size_t c = size_t((i / inner) % channels);
-        const int64_t zp = q.zero_point.empty() ? 0 : q.zero_point[c];
-        // real = scale * (q - zero_point), computed in double then rounded once to float. The difference is taken
-        // in double: exact for every real zero point, and no int64 overflow for a hostile one (e.g. INT64_MIN).
-        out[size_t(i)] = float(double(q.scale[c]) * (double(raw_int(p, t.type, i)) - double(zp)));
-    }
-    return out;
 }
 
 namespace {
@@ -229,11 +121,7 @@ struct Importer {
         const int src = constant_source[size_t(index)];
         const int type = tt(src).type;
         if (type != tflite::INT32 && type != tflite::INT64) fail(op_index, "integer input is not INT32/INT64");
-        int64_t n = 0;
-        const uint8_t* p = constant_bytes(m, src, file, size, what, &n);
-        std::vector<int64_t> out(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i) out[size_t(i)] = raw_int(p, type, i);
-        return out;
+        return integer_constant(m, src, file, size, what);
     }
 
     Padding padding(size_t op_index, int p) const {
@@ -260,130 +148,173 @@ struct Importer {
         graph_tensor[size_t(out)] = id;
     }
 
+    // One function per supported TFLite op (kTfliteOps below); each makes the nodes for operator k, whose one
+    // output is TFLite tensor `out`, and records the ec tensor of `out` in graph_tensor.
+    void import_alias(size_t k, int out);
+    void import_conv(size_t k, int out);
+    void import_fully_connected(size_t k, int out);
+    void import_add(size_t k, int out);
+    void import_pool(size_t k, int out);
+    void import_concatenation(size_t k, int out);
+    void import_mean(size_t k, int out);
+    void import_reshape(size_t k, int out);
+    void import_pad(size_t k, int out);
+    void import_softmax(size_t k, int out);
+    void import_relu(size_t k, int out);
     void import_op(size_t k);
     Model run(const std::string& model_name, std::vector<std::string> labels);
 };
 
-void Importer::import_op(size_t k) {
+// QUANTIZE / DEQUANTIZE: a no-op in float, so the output aliases the input (a constant stays a constant).
+void Importer::import_alias(size_t k, int out) {
+    const int in = input_at(k, 0);
+    if (in < 0) fail(k, "a required input is absent");
+    if (is_constant(in)) constant_source[size_t(out)] = constant_source[size_t(in)];
+    else graph_tensor[size_t(out)] = activation(k, in);
+}
+
+void Importer::import_conv(size_t k, int out) {
     const Operator& op = m.operators[k];
     const tflite::Options& o = op.options;
+    const bool depthwise = op.op == tflite::DEPTHWISE_CONV_2D;
+    const int x = activation(k, input_at(k, 0));
+    const int filter = param(k, required_input(k, 1), depthwise ? kDepthwiseFilter : kConvFilter);
+    const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
+    Conv2DOptions c;
+    c.stride_h = o.stride_h; c.stride_w = o.stride_w;
+    c.dilation_h = o.dilation_h; c.dilation_w = o.dilation_w;
+    c.padding = padding(k, o.padding);
+    const int in_c = g.tensors[size_t(x)].shape.c(), f_in = g.params[size_t(filter)].shape[2];
+    // Depthwise: one group per input channel. Plain conv: grouped when the filter sees fewer channels.
+    c.groups = depthwise ? in_c : (f_in > 0 && in_c % f_in == 0 ? in_c / f_in : 1);
+    with_activation(k, out, o.activation, [&](const std::string& name) { return conv2d(g, name, x, filter, bias, c); });
+}
+
+void Importer::import_fully_connected(size_t k, int out) {
+    const Operator& op = m.operators[k];
+    if (op.options.weights_format != 0) fail(k, "shuffled weights format is not supported");
+    int x = activation(k, input_at(k, 0));
+    const int weight = param(k, required_input(k, 1), kTransposed);
+    const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
+    const Shape out_shape = activation_shape(k, out);
+    if (out_shape.rank != 2) fail(k, "output " + out_shape.str() + " is not 2-D");
+    if (g.tensors[size_t(x)].shape.rank != 2) {  // TFLite flattens the input to [batch, in]
+        const int64_t n = g.tensors[size_t(x)].shape.numel();
+        x = reshape(g, activation_name(out, "/flatten"), x, Shape{1, int(n)});
+    }
+    with_activation(k, out, op.options.activation,
+                    [&](const std::string& name) { return fully_connected(g, name, x, weight, bias); });
+}
+
+void Importer::import_add(size_t k, int out) {
+    const int a = activation(k, input_at(k, 0)), b = activation(k, input_at(k, 1));
+    with_activation(k, out, m.operators[k].options.activation, [&](const std::string& name) { return add(g, name, a, b); });
+}
+
+void Importer::import_pool(size_t k, int out) {
+    const Operator& op = m.operators[k];
+    const tflite::Options& o = op.options;
+    const int x = activation(k, input_at(k, 0));
+    PoolOptions p;
+    p.kernel_h = o.filter_h; p.kernel_w = o.filter_w;
+    p.stride_h = o.stride_h; p.stride_w = o.stride_w;
+    p.padding = padding(k, o.padding);
+    const bool is_max = op.op == tflite::MAX_POOL_2D;
+    with_activation(k, out, o.activation, [&](const std::string& name) {
+        return is_max ? max_pool(g, name, x, p) : avg_pool(g, name, x, p);
+    });
+}
+
+// The number of inputs is checked by the graph builder (kMaxConcatInputs, nn/op_table.h).
+void Importer::import_concatenation(size_t k, int out) {
+    const Operator& op = m.operators[k];
+    std::vector<int> xs;
+    for (size_t i = 0; i < op.inputs.size(); ++i) xs.push_back(activation(k, op.inputs[i]));
+    if (xs.empty()) fail(k, "has no inputs");
+    const int rank = g.tensors[size_t(xs[0])].shape.rank;
+    if (op.options.axis != rank - 1 && op.options.axis != -1)
+        fail(k, "concatenation along axis " + std::to_string(op.options.axis) + " (only the last axis is supported)");
+    with_activation(k, out, op.options.activation, [&](const std::string& name) { return concat(g, name, xs); });
+}
+
+void Importer::import_mean(size_t k, int out) {
+    const int x = activation(k, input_at(k, 0));
+    if (g.tensors[size_t(x)].shape.rank != 4) fail(k, "MEAN of a tensor that is not 4-D");
+    std::vector<int64_t> axes = int_constant(k, input_at(k, 1));
+    for (int64_t& a : axes) if (a < 0) a += 4;
+    const bool spatial = axes.size() == 2 && ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
+    if (!spatial) fail(k, "MEAN is supported over axes {1,2} only");
+    if (m.operators[k].options.keep_dims) {
+        graph_tensor[size_t(out)] = global_avg_pool(g, activation_name(out), x);
+    } else {
+        const std::string name = activation_name(out);
+        const int pooled = global_avg_pool(g, name + "/global_avg_pool", x);
+        graph_tensor[size_t(out)] = reshape(g, name, pooled, Shape{1, g.tensors[size_t(x)].shape.c()});
+    }
+}
+
+// RESHAPE and SQUEEZE: the output shape is the file's (dimension 0 stays the batch).
+void Importer::import_reshape(size_t k, int out) {
+    const int x = activation(k, input_at(k, 0));
+    graph_tensor[size_t(out)] = reshape(g, activation_name(out), x, activation_shape(k, out));
+}
+
+void Importer::import_pad(size_t k, int out) {
+    const int x = activation(k, input_at(k, 0));
+    const std::vector<int64_t> p = int_constant(k, input_at(k, 1));
+    if (g.tensors[size_t(x)].shape.rank != 4 || p.size() != 8) fail(k, "PAD needs a 4-D input and [4, 2] paddings");
+    if (p[0] || p[1] || p[6] || p[7]) fail(k, "PAD of the batch or channel dimension is not supported (only height and width)");
+    for (int64_t v : p)
+        if (v < 0 || v > 65536) fail(k, "PAD amount " + std::to_string(v) + " is out of range");
+    graph_tensor[size_t(out)] = pad(g, activation_name(out), x, int(p[2]), int(p[3]), int(p[4]), int(p[5]));
+}
+
+void Importer::import_softmax(size_t k, int out) {
+    const float beta = m.operators[k].options.beta;
+    if (beta != 1.0f) fail(k, "softmax with beta " + std::to_string(beta) + " (only 1 is supported)");
+    const int x = activation(k, input_at(k, 0));
+    graph_tensor[size_t(out)] = softmax(g, activation_name(out), x);
+}
+
+void Importer::import_relu(size_t k, int out) {
+    const int x = activation(k, input_at(k, 0));
+    const std::string name = activation_name(out);
+    graph_tensor[size_t(out)] = m.operators[k].op == tflite::RELU ? relu(g, name, x) : relu6(g, name, x);
+}
+
+// The TFLite ops the importer supports, each with the function that builds its nodes (through nn/graph.h, so
+// every limit of the op table applies): the one place a new TFLite op is added.
+struct TfliteOpImport {
+    int code;  // tflite::BuiltinOperator
+    void (Importer::*import)(size_t k, int out);
+};
+constexpr TfliteOpImport kTfliteOps[] = {
+    {tflite::QUANTIZE, &Importer::import_alias},
+    {tflite::DEQUANTIZE, &Importer::import_alias},
+    {tflite::CONV_2D, &Importer::import_conv},
+    {tflite::DEPTHWISE_CONV_2D, &Importer::import_conv},
+    {tflite::FULLY_CONNECTED, &Importer::import_fully_connected},
+    {tflite::ADD, &Importer::import_add},
+    {tflite::AVERAGE_POOL_2D, &Importer::import_pool},
+    {tflite::MAX_POOL_2D, &Importer::import_pool},
+    {tflite::CONCATENATION, &Importer::import_concatenation},
+    {tflite::MEAN, &Importer::import_mean},
+    {tflite::RESHAPE, &Importer::import_reshape},
+    {tflite::SQUEEZE, &Importer::import_reshape},
+    {tflite::PAD, &Importer::import_pad},
+    {tflite::SOFTMAX, &Importer::import_softmax},
+    {tflite::RELU, &Importer::import_relu},
+    {tflite::RELU6, &Importer::import_relu},
+};
+
+void Importer::import_op(size_t k) {
+    const Operator& op = m.operators[k];
     if (op.outputs.size() != 1) fail(k, "has " + std::to_string(op.outputs.size()) + " outputs (1 supported)");
     const int out = op.outputs[0];
     if (graph_tensor[size_t(out)] >= 0) fail(k, "writes a tensor that already has a value");
-    switch (op.op) {
-        case tflite::QUANTIZE:
-        case tflite::DEQUANTIZE: {  // no-op in float: alias the output to the input
-            const int in = input_at(k, 0);
-            if (in < 0) fail(k, "a required input is absent");
-            if (is_constant(in)) constant_source[size_t(out)] = constant_source[size_t(in)];
-            else graph_tensor[size_t(out)] = activation(k, in);
-            return;
-        }
-        case tflite::CONV_2D:
-        case tflite::DEPTHWISE_CONV_2D: {
-            const bool depthwise = op.op == tflite::DEPTHWISE_CONV_2D;
-            const int x = activation(k, input_at(k, 0));
-            const int filter = param(k, required_input(k, 1), depthwise ? kDepthwiseFilter : kConvFilter);
-            const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
-            Conv2DOptions c;
-            c.stride_h = o.stride_h; c.stride_w = o.stride_w;
-            c.dilation_h = o.dilation_h; c.dilation_w = o.dilation_w;
-            c.padding = padding(k, o.padding);
-            const int in_c = g.tensors[size_t(x)].shape.c(), f_in = g.params[size_t(filter)].shape[2];
-            // Depthwise: one group per input channel. Plain conv: grouped when the filter sees fewer channels.
-            c.groups = depthwise ? in_c : (f_in > 0 && in_c % f_in == 0 ? in_c / f_in : 1);
-            with_activation(k, out, o.activation, [&](const std::string& name) { return conv2d(g, name, x, filter, bias, c); });
-            return;
-        }
-        case tflite::FULLY_CONNECTED: {
-            if (o.weights_format != 0) fail(k, "shuffled weights format is not supported");
-            int x = activation(k, input_at(k, 0));
-            const int weight = param(k, required_input(k, 1), kTransposed);
-            const int bias = op.inputs.size() > 2 ? param(k, op.inputs[2], kAsIs) : -1;
-            const Shape out_shape = activation_shape(k, out);
-            if (out_shape.rank != 2) fail(k, "output " + out_shape.str() + " is not 2-D");
-            if (g.tensors[size_t(x)].shape.rank != 2) {  // TFLite flattens the input to [batch, in]
-                const int64_t n = g.tensors[size_t(x)].shape.numel();
-                x = reshape(g, activation_name(out, "/flatten"), x, Shape{1, int(n)});
-            }
-            with_activation(k, out, o.activation, [&](const std::string& name) { return fully_connected(g, name, x, weight, bias); });
-            return;
-        }
-        case tflite::ADD: {
-            const int a = activation(k, input_at(k, 0)), b = activation(k, input_at(k, 1));
-            with_activation(k, out, o.activation, [&](const std::string& name) { return add(g, name, a, b); });
-            return;
-        }
-        case tflite::AVERAGE_POOL_2D:
-        case tflite::MAX_POOL_2D: {
-            const int x = activation(k, input_at(k, 0));
-            PoolOptions p;
-            p.kernel_h = o.filter_h; p.kernel_w = o.filter_w;
-            p.stride_h = o.stride_h; p.stride_w = o.stride_w;
-            p.padding = padding(k, o.padding);
-            const bool is_max = op.op == tflite::MAX_POOL_2D;
-            with_activation(k, out, o.activation, [&](const std::string& name) {
-                return is_max ? max_pool(g, name, x, p) : avg_pool(g, name, x, p);
-            });
-            return;
-        }
-        case tflite::CONCATENATION: {
-            std::vector<int> xs;
-            for (size_t i = 0; i < op.inputs.size(); ++i) xs.push_back(activation(k, op.inputs[i]));
-            if (xs.empty()) fail(k, "has no inputs");
-            const int rank = g.tensors[size_t(xs[0])].shape.rank;
-            if (o.axis != rank - 1 && o.axis != -1) fail(k, "concatenation along axis " + std::to_string(o.axis) + " (only the last axis is supported)");
-            with_activation(k, out, o.activation, [&](const std::string& name) { return concat(g, name, xs); });
-            return;
-        }
-        case tflite::MEAN: {
-            const int x = activation(k, input_at(k, 0));
-            if (g.tensors[size_t(x)].shape.rank != 4) fail(k, "MEAN of a tensor that is not 4-D");
-            std::vector<int64_t> axes = int_constant(k, input_at(k, 1));
-            for (int64_t& a : axes) if (a < 0) a += 4;
-            const bool spatial = axes.size() == 2 && ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
-            if (!spatial) fail(k, "MEAN is supported over axes {1,2} only");
-            if (o.keep_dims) {
-                graph_tensor[size_t(out)] = global_avg_pool(g, activation_name(out), x);
-            } else {
-                const std::string name = activation_name(out);
-                const int pooled = global_avg_pool(g, name + "/global_avg_pool", x);
-                graph_tensor[size_t(out)] = reshape(g, name, pooled, Shape{1, g.tensors[size_t(x)].shape.c()});
-            }
-            return;
-        }
-        case tflite::RESHAPE:
-        case tflite::SQUEEZE: {
-            const int x = activation(k, input_at(k, 0));
-            graph_tensor[size_t(out)] = reshape(g, activation_name(out), x, activation_shape(k, out));
-            return;
-        }
-        case tflite::PAD: {
-            const int x = activation(k, input_at(k, 0));
-            const std::vector<int64_t> p = int_constant(k, input_at(k, 1));
-            if (g.tensors[size_t(x)].shape.rank != 4 || p.size() != 8) fail(k, "PAD needs a 4-D input and [4, 2] paddings");
-            if (p[0] || p[1] || p[6] || p[7]) fail(k, "PAD of the batch or channel dimension is not supported (only height and width)");
-            for (int64_t v : p)
-                if (v < 0 || v > 65536) fail(k, "PAD amount " + std::to_string(v) + " is out of range");
-            graph_tensor[size_t(out)] = pad(g, activation_name(out), x, int(p[2]), int(p[3]), int(p[4]), int(p[5]));
-            return;
-        }
-        case tflite::SOFTMAX: {
-            if (o.beta != 1.0f) fail(k, "softmax with beta " + std::to_string(o.beta) + " (only 1 is supported)");
-            const int x = activation(k, input_at(k, 0));
-            graph_tensor[size_t(out)] = softmax(g, activation_name(out), x);
-            return;
-        }
-        case tflite::RELU:
-        case tflite::RELU6: {
-            const int x = activation(k, input_at(k, 0));
-            const std::string name = activation_name(out);
-            graph_tensor[size_t(out)] = op.op == tflite::RELU ? relu(g, name, x) : relu6(g, name, x);
-            return;
-        }
-        default:
-            fail(k, "unsupported TFLite op " + tflite::op_label(op.op));
-    }
+    for (const TfliteOpImport& entry : kTfliteOps)
+        if (entry.code == op.op) return (this->*entry.import)(k, out);
+    fail(k, "unsupported TFLite op " + tflite::op_label(op.op));
 }
 
 Model Importer::run(const std::string& model_name, std::vector<std::string> labels) {

@@ -36,6 +36,10 @@ std::string tflite_short_name(const std::string& tflite_name, int index);
 std::vector<float> dequantize_constant(const tflite::Model& m, int index, const uint8_t* file, size_t size,
                                        const std::string& what);
 
+// The values of constant tensor `index` of an integer type, widened to int64. Throws Error as above.
+std::vector<int64_t> integer_constant(const tflite::Model& m, int index, const uint8_t* file, size_t size,
+                                      const std::string& what);
+
 // Layout conversions (row-major): OHWI [o,h,w,i] -> HWIO [h,w,i,o], and [rows, cols] -> [cols, rows].
 std::vector<float> ohwi_to_hwio(const std::vector<float>& w, int o, int h, int wd, int i);
 std::vector<float> transpose_2d(const std::vector<float>& w, int rows, int cols);

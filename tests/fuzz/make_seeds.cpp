@@ -160,6 +160,13 @@ void model_seeds(const std::string& shared) {
                                           "tiny", {"a", "b", "c", "d", "e"});
     put("ecw", "tiny_import.ecw", ecw::serialize_model(imported));
     put("ecw", "graph_api.ecw", ecw::serialize_model(graph_api_model()));
+    // Concat at its input limit (256) and just over the 64 the runner once had fixed arrays for.
+    for (int n : {65, 256}) {
+        const std::string wide = test::wide_concat_tflite(n);
+        put("tflite", "concat" + std::to_string(n) + ".tflite", wide);
+        Model m = import_tflite_memory(reinterpret_cast<const uint8_t*>(wide.data()), wide.size(), "wide.tflite", "wide", {});
+        put("ecw", "concat" + std::to_string(n) + ".ecw", ecw::serialize_model(m));
+    }
 }
 
 void text_seeds(const std::string& shared) {

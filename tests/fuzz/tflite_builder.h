@@ -290,4 +290,24 @@ inline std::string tiny_tflite(int unsupported_code = -1) {
     return tflite_file(t, ops, buf, {in}, {prob});
 }
 
+// A [1,2,2,3] image concatenated `count` times along the channels (CONCATENATION), then MEAN over height and
+// width without keep_dims: logits [1, 3 * count]. For the Concat input limit (nn/op_table.h kMaxConcatInputs).
+inline std::string wide_concat_tflite(int count) {
+    std::vector<TinyTensor> t;
+    std::vector<int32_t> axes = {1, 2};
+    t.push_back({"input", {1, 2, 2, 3}, 0, 0, {}, {}, 0});
+    t.push_back({"concat", {1, 2, 2, 3 * count}, 0, 0, {}, {}, 0});
+    t.push_back({"mean/axes", {2}, 2, 1, {}, {}, 0});
+    t.push_back({"logits", {1, 3 * count}, 0, 0, {}, {}, 0});
+    auto axis = fb_table();
+    axis->scalar<int32_t>(0, 3);
+    auto no_keep_dims = fb_table();
+    no_keep_dims->scalar<uint8_t>(0, 0);
+    std::vector<TinyOp> ops = {
+        {2, std::vector<int32_t>(size_t(count), 0), {1}, 10, axis},
+        {40, {1, 2}, {3}, 27, no_keep_dims},
+    };
+    return tflite_file(t, ops, {raw_bytes(axes)}, {0}, {3});
+}
+
 }  // namespace ec::test

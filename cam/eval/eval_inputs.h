@@ -7,7 +7,7 @@
 
 #include "cam/eval/metrics.h"
 
-namespace ec::cli {
+namespace ec {
 
 // The mask of an input with file stem S, among `mask_files` (the image files of the --masks folder), is the
 // first file (in sorted order) whose stem is, by priority:
@@ -17,6 +17,13 @@ namespace ec::cli {
 //                                     (dog_segmentation_256.bmp -> dog_segmentation_mask_256.bmp).
 // Returns "" when none matches.
 std::string find_mask(const std::string& input, const std::vector<std::string>& mask_files);
+
+// Pairs each input with its mask (find_mask; "" when none) and drops the inputs that are the mask of another
+// input (a folder of inputs may hold the masks too). The kept inputs keep their order.
+struct InputsWithMasks {
+    std::vector<std::string> inputs, masks;  // masks[i] belongs to inputs[i]
+};
+InputsWithMasks pair_inputs_with_masks(const std::vector<std::string>& inputs, const std::vector<std::string>& mask_files);
 
 // Reads a mask image: a pixel is object when any of its channels is non-zero. Error naming the file otherwise.
 Mask load_mask(const std::string& path);
@@ -33,4 +40,4 @@ std::map<std::string, int> read_ground_truth(const std::string& path);
 int ground_truth_class(const std::map<std::string, int>& truth, const std::string& input, int outputs,
                        const std::string& labels_path);
 
-}  // namespace ec::cli
+}  // namespace ec

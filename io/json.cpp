@@ -1,9 +1,9 @@
-#include "cli/json.h"
+#include "io/json.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace ec::cli {
+namespace ec {
 
 std::string json_string(const std::string& s) {
     std::string out = "\"";
@@ -46,4 +46,4 @@ JsonObject& JsonObject::add(const std::string& key, const std::string& encoded_v
     return *this;
 }
 
-}  // namespace ec::cli
+}  // namespace ec

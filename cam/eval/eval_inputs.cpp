@@ -1,19 +1,27 @@
-#include "cli/eval_inputs.h"
+#include "cam/eval/eval_inputs.h"
 
 #include <climits>
 #include <cstdlib>
 
-#include "cli/paths.h"
 #include "io/image.h"
 #include "io/text_io.h"
 
-namespace ec::cli {
+namespace ec {
 
 namespace {
+
 std::string base_name(const std::string& path) {
     size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
+
+// "dir/bird_mask.png" -> "bird_mask" (the CLI's file_stem, which cam/ cannot include).
+std::string file_stem(const std::string& path) {
+    const std::string name = base_name(path);
+    const size_t dot = name.find_last_of('.');
+    return (dot == std::string::npos || dot == 0) ? name : name.substr(0, dot);
+}
+
 }  // namespace
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -32,6 +40,21 @@ std::string find_mask(const std::string& input, const std::vector<std::string>& 
         for (const std::string& f : mask_files)
             if (file_stem(f) == wanted[w] && !(w == 0 && same_file(f, input))) return f;
     return "";
+}
+
+InputsWithMasks pair_inputs_with_masks(const std::vector<std::string>& inputs, const std::vector<std::string>& mask_files) {
+    std::vector<std::string> masks(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) masks[i] = find_mask(inputs[i], mask_files);
+    InputsWithMasks kept;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        bool is_mask = false;
+        for (const std::string& m : masks) is_mask = is_mask || (!m.empty() && same_file(m, inputs[i]));
+        if (!is_mask) {
+            kept.inputs.push_back(inputs[i]);
+            kept.masks.push_back(masks[i]);
+        }
+    }
+    return kept;
 }
 
 Mask load_mask(const std::string& path) {
@@ -67,4 +90,4 @@ int ground_truth_class(const std::map<std::string, int>& truth, const std::strin
     return it->second + (outputs == 1001 ? 1 : 0);
 }
 
-}  // namespace ec::cli
+}  // namespace ec

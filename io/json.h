@@ -1,10 +1,10 @@
-// A minimal JSON writer for the CLI's --json output: strings escaped per RFC 8259, numbers printed so that
+// A minimal JSON writer (the --json outputs, evaluation's JSON table): strings escaped per RFC 8259, numbers printed so that
 // they read back to the same float, NaN/Inf as null. Builds a string; the caller prints it once.
 #pragma once
 #include <string>
 #include <vector>
 
-namespace ec::cli {
+namespace ec {
 
 std::string json_string(const std::string& s);
 std::string json_number(double v);
@@ -18,4 +18,4 @@ struct JsonObject {
     std::string str() const { return "{" + body + "}"; }
 };
 
-}  // namespace ec::cli
+}  // namespace ec

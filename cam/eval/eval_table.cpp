@@ -1,4 +1,4 @@
-#include "cli/eval_table.h"
+#include "cam/eval/eval_table.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,11 +9,10 @@
 
 #include "cam/cam_methods.h"
 #include "cam/eval/metrics.h"
-#include "cli/args.h"
-#include "cli/json.h"
+#include "io/json.h"
 #include "nn/tensor.h"
 
-namespace ec::cli {
+namespace ec {
 
 namespace {
 
@@ -146,7 +145,7 @@ int parse_eval_metric(const std::string& name) {
         if (name == kMetrics[k].name) return k;
         valid += std::string(k ? ", " : "") + kMetrics[k].name;
     }
-    throw UsageError("unknown metric '" + name + "' (valid: " + valid + ")");
+    throw Error("unknown metric '" + name + "' (valid: " + valid + ")");
 }
 
 std::string eval_method_title(const std::string& method) {
@@ -171,6 +170,20 @@ void round_row(EvalRow& row) {
     row.prob = to_float_precision(row.prob);
     row.prob_masked = to_float_precision(row.prob_masked);
     for (double& v : row.metric) v = to_float_precision(v);
+}
+
+EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)[kEvalMetricCount]) {
+    row.prob_masked = scores.prob_masked;
+    row.metric[kDeletion] = scores.deletion_auc;
+    row.metric[kInsertion] = scores.insertion_auc;
+    row.metric[kAverageDrop] = scores.average_drop;
+    row.metric[kIncrease] = scores.increase;
+    row.metric[kPointing] = scores.pointing;
+    for (int k = 0; k < kEvalMetricCount; ++k)
+        if (!want[k]) row.metric[k] = std::nan("");
+    if (!want[kAverageDrop] && !want[kIncrease]) row.prob_masked = std::nan("");
+    round_row(row);
+    return row;
 }
 
 std::vector<std::string> eval_csv_header() {
@@ -309,4 +322,4 @@ std::string eval_json(const std::vector<EvalRow>& rows) {
                .str() + "\n";
 }
 
-}  // namespace ec::cli
+}  // namespace ec

@@ -1,0 +1,70 @@
+// The results of `entropycam evaluate` as data: one row per (input, method), its CSV form (written by
+// evaluate, read back by evaluate --resume and by summarize), the Markdown table of means with 95 %
+// confidence intervals, and the JSON document. evaluate and summarize build their tables with the same
+// function from rows in the same order, so a merged set of sharded CSVs gives exactly the unsharded table.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cam/eval/evaluate.h"
+#include "io/text_io.h"
+
+namespace ec {
+
+// The per-image metrics, in table order. Values are NaN where a metric was not asked for or is undefined
+// (pointing without a mask, or with an all-zero map).
+enum EvalMetric { kDeletion, kInsertion, kAverageDrop, kIncrease, kPointing, kEvalMetricCount };
+const char* eval_metric_name(int metric);    // "deletion", "insertion", "drop", "increase", "pointing"
+const char* eval_metric_column(int metric);  // CSV column: "deletion_auc", "insertion_auc", "average_drop", ...
+const char* eval_metric_title(int metric);   // "Deletion AUC ↓", ...
+bool eval_metric_lower_is_better(int metric);
+// Throws Error naming the valid names (the CLI reports it as a usage error).
+int parse_eval_metric(const std::string& name);
+
+struct EvalRow {
+    std::string input;        // the path as listed (directories expanded)
+    long index = 0;           // 0-based position in the full, unsharded input list (the random baseline's seed)
+    std::string model;
+    std::string layer;
+    int steps = 0;            // curve steps n
+    std::string class_from;   // "top1" or the labels.csv path
+    std::string method;       // cam_method_name, "center" or "random"
+    int cls = -1;             // the explained output index
+    std::string label;
+    double prob = 0;          // Y: class probability on the clean image
+    double prob_masked = 0;   // O: on input (.) map; NaN when Average Drop was not asked for
+    double metric[kEvalMetricCount] = {};  // per-image values; Average Drop and Increase are this image's terms in %
+};
+
+// Every number is rounded to float precision when the row is made (round_row) and printed with 9 significant
+// digits, so that a row read back from its CSV line is bit-identical to the row in memory.
+void round_row(EvalRow& row);
+// The row of one (input, method) from its scores: the metrics asked for (want[k]) and NaN for the others
+// (prob_masked too when neither Average Drop nor Increase is asked), rounded by round_row. `row` holds the
+// identity fields (input ... prob) already.
+EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)[kEvalMetricCount]);
+
+std::vector<std::string> eval_csv_header();
+// One CSV line, with its final '\n'.
+std::string eval_csv_line(const EvalRow& row);
+// Rows of a CSV table with eval_csv_header(); Error naming `name` and the line for a wrong header or a bad field.
+std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name);
+
+// Sorts rows for aggregation: by (model, layer, steps, class_from), then method (the order of
+// `method_order`, unknown methods after, by name), then index and input. Every sum runs in this order.
+void sort_eval_rows(std::vector<EvalRow>& rows, const std::vector<std::string>& method_order);
+// The method order of `evaluate --methods all`: the five CAMs in the poster's order, then center, random.
+std::vector<std::string> default_method_order();
+
+// Markdown: per group of (model, layer, steps, class_from) a caption and a table with one row per method and
+// one column per metric that has a value in the group (mean ± 1.96 sd / sqrt(n) over images; the best mean
+// in bold) and the number of images. Rows must be sorted (sort_eval_rows).
+std::string eval_markdown(const std::vector<EvalRow>& rows);
+// JSON: {"rows": [...every field of every row...], "summary": [{model, layer, steps, class_from, method,
+// images, <metric>: {mean, ci95, n}}...]}.
+std::string eval_json(const std::vector<EvalRow>& rows);
+
+// The title shown for a method name: cam_method_title for CAMs, "Centre baseline", "Random baseline".
+std::string eval_method_title(const std::string& method);
+
+}  // namespace ec

@@ -1,0 +1,126 @@
+#include "cam/pipeline.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cam/postprocess.h"
+
+namespace ec {
+namespace {
+
+const Graph& graph_of(const Network& net) {
+    if (!net.graph) throw Error("explain: the network view has no graph");
+    return *net.graph;
+}
+
+void add_once(std::vector<ExplainWarning>& list, const ExplainWarning& w) {
+    for (const ExplainWarning& seen : list)
+        if (seen.kind == w.kind) return;
+    list.push_back(w);
+}
+
+// N copies of a 1 x H x W x C input, one per class: the rows of one forward and one backward pass.
+Tensor replicate(const Tensor& input, int copies) {
+    if (copies == 1) return input;
+    Tensor batch(input.shape.with_batch(copies));
+    for (int r = 0; r < copies; ++r)
+        std::memcpy(batch.ptr() + int64_t(r) * input.numel(), input.ptr(), sizeof(float) * size_t(input.numel()));
+    return batch;
+}
+
+// The classes of row 0 of the forward pass in `s` that the plan asks for.
+std::vector<int> chosen_classes(const Session& s, const ExplainPlan& plan, int logits) {
+    if (plan.classes.index >= 0) return {plan.classes.index};
+    return top_k(s.values[size_t(logits)], 0, plan.classes.top);
+}
+
+ExplainedMap postprocessed(CamMethod method, CamResult cam, MapSize size) {
+    ExplainedMap m{method, std::move(cam), {}, {}, {}};
+    m.normalized = minmax_normalize(relu_map(m.cam.raw));
+    if (size.h > 0 && size.w > 0) m.upsampled = upsample_bilinear(m.normalized, size.h, size.w);
+    return m;
+}
+
+}  // namespace
+
+int output_count(const Network& net) {
+    const Shape& s = graph_of(net).tensors.at(size_t(net.logits)).shape;
+    return s[s.rank - 1];
+}
+
+ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer) {
+    if (kind == ExplainWarningKind::ClassFree)
+        return {kind, "Feature Entropy-CAM does not depend on the class: it is the same map for every class"};
+    return {kind, "at layer '" + layer + "' the gradient is constant over space (global pooling follows): Grad-CAM, "
+                  "HiResCAM and Respond-CAM coincide and Grad Entropy-CAM degenerates; choose an earlier --layer"};
+}
+
+ExplainPlan plan_explain(const Network& net, const ExplainRequest& request) {
+    const Graph& g = graph_of(net);
+    ExplainPlan plan;
+    plan.options.target = request.layer.empty() ? default_cam_target(g, net.logits) : g.tensor(request.layer);
+    check_cam_target(g, plan.options.target);
+    plan.options.methods = request.methods;
+    if (plan.options.methods.empty()) plan.options.methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
+    plan.options.cam = request.cam;
+    plan.layer = g.tensors[size_t(plan.options.target)].name;
+    plan.outputs = output_count(net);
+    plan.classes = request.classes;
+    if (plan.classes.index >= 0) check_class_index(plan.classes.index, plan.outputs);
+    else if (plan.classes.top < 1) throw Error("explain: asked for the top " + std::to_string(plan.classes.top) + " classes");
+    for (CamMethod m : plan.options.methods)
+        if (m == CamMethod::FeatEntropyCam) add_once(plan.warnings, make_warning(ExplainWarningKind::ClassFree, plan.layer));
+    return plan;
+}
+
+InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan& plan, const Tensor& input,
+                               MapSize upsample_to) {
+    const Graph& g = graph_of(net);
+    if (input.shape.rank != 4 || input.shape.n() != 1) throw Error("explain: expects one 1 x H x W x C input, got " + input.shape.str());
+    const int copies = plan.classes.index >= 0 ? 1 : std::min(plan.classes.top, plan.outputs);
+    const Tensor batch = replicate(input, copies);
+    forward(g, s, {&batch});
+    const std::vector<int> classes = chosen_classes(s, plan, net.logits);
+
+    InputExplanation out;
+    out.warnings = plan.warnings;
+    const Tensor& logits = s.values[size_t(net.logits)];
+    for (size_t r = 0; r < classes.size(); ++r) {  // the scores, also when no map is asked (evaluate's baselines)
+        check_class_index(classes[r], plan.outputs);
+        ClassExplanation c;
+        c.cls = classes[r];
+        c.logit = logits[int64_t(r) * plan.outputs + c.cls];
+        c.prob = softmax_row(logits, int(r))[size_t(c.cls)];
+        out.classes.push_back(std::move(c));
+    }
+    if (plan.options.methods.empty()) return out;
+
+    std::vector<ImageExplanation> raw = explain_after_forward(g, s, net.logits, classes, plan.options);
+    for (size_t r = 0; r < raw.size(); ++r) {
+        ClassExplanation& c = out.classes[r];
+        c.gradient_constant = raw[r].gradient_constant;
+        const ExplainWarning constant = make_warning(ExplainWarningKind::GradientConstant, plan.layer);
+        if (c.gradient_constant) add_once(out.warnings, constant);
+        for (size_t m = 0; m < raw[r].methods.size(); ++m) {
+            const CamMethod method = raw[r].methods[m];
+            c.maps.push_back(postprocessed(method, std::move(raw[r].results[m]), upsample_to));
+            if (method == CamMethod::FeatEntropyCam)
+                c.maps.back().warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer));
+            else if (c.gradient_constant)
+                c.maps.back().warnings.push_back(constant);
+        }
+    }
+    return out;
+}
+
+std::vector<Prediction> classify_input(const Network& net, Session& s, const Tensor& input, int k) {
+    if (k < 0) throw Error("classify: asked for " + std::to_string(k) + " classes");
+    forward_until(graph_of(net), s, {&input}, net.logits);
+    const Tensor& logits = s.values[size_t(net.logits)];
+    const std::vector<double> prob = softmax_row(logits, 0);
+    std::vector<Prediction> out;
+    for (int i : top_k(logits, 0, k)) out.push_back({i, logits[i], prob[size_t(i)]});
+    return out;
+}
+
+}  // namespace ec

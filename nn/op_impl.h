@@ -1,0 +1,37 @@
+// The per-op functions the op table (nn/op_table.cpp) points at: shape rules (nn/op_shapes.cpp) and forward /
+// backward adapters from a Session to the kernels (nn/op_kernels.cpp). Internal to nn; use nn/op_table.h.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/op_table.h"
+
+namespace ec::ops {
+
+// Throws Error "node 'NAME' (OP): WHAT", the one form of every build-time error.
+[[noreturn]] void fail(const Node& node, const std::string& what);
+
+#define EC_OP_FUNCTIONS(op)                                                                              \
+    Shape op##_shape(const Graph& g, Node& node, const NodeAttrs& attrs);                                  \
+    void op##_forward(const Graph& g, Session& s, const Node& node);                                       \
+    void op##_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, \
+                       bool want_params);
+EC_OP_FUNCTIONS(conv2d)
+EC_OP_FUNCTIONS(pad)
+EC_OP_FUNCTIONS(bias_add)
+EC_OP_FUNCTIONS(relu)
+EC_OP_FUNCTIONS(relu6)
+EC_OP_FUNCTIONS(add)
+EC_OP_FUNCTIONS(max_pool)
+EC_OP_FUNCTIONS(avg_pool)
+EC_OP_FUNCTIONS(global_avg_pool)
+EC_OP_FUNCTIONS(fully_connected)
+EC_OP_FUNCTIONS(reshape)
+EC_OP_FUNCTIONS(concat)
+EC_OP_FUNCTIONS(softmax)
+EC_OP_FUNCTIONS(softmax_cross_entropy)
+#undef EC_OP_FUNCTIONS
+
+size_t conv2d_scratch(const Node& node, int batch);
+
+}  // namespace ec::ops

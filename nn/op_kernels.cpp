@@ -1,0 +1,203 @@
+// Forward and backward of every op (the op table's forward / backward): each reads its tensors from the
+// Session and calls its kernel with the batch the session runs. Shapes were checked when the graph was built.
+// Backward accumulates into the gradients it is asked for (want_input, want_params) and skips the others.
+#include <algorithm>
+
+#include "nn/activation.h"
+#include "nn/concat.h"
+#include "nn/dense.h"
+#include "nn/op_impl.h"
+#include "nn/softmax.h"
+
+namespace ec::ops {
+namespace {
+
+ConvGeometry batched(ConvGeometry c, int n) { c.batch = n; return c; }
+PoolGeometry batched(PoolGeometry p, int n) { p.batch = n; return p; }
+PadGeometry batched(PadGeometry p, int n) { p.batch = n; return p; }
+
+const float* param_data(const Graph& g, int p) { return p < 0 ? nullptr : g.params[size_t(p)].data(); }
+
+// The tensors one node reads and writes in a session.
+struct Io {
+    Tensor& out;
+    const Tensor& x;  // the first input
+    int64_t count;    // elements of the output
+};
+Io io(Session& s, const Node& node) {
+    Tensor& out = s.values[size_t(node.output)];
+    return {out, s.values[size_t(node.inputs[0])], out.numel()};
+}
+
+// The gradient of input k, or null when it is not wanted.
+float* input_grad(Session& s, const Node& node, const std::vector<char>& want_input, size_t k) {
+    const int t = node.inputs[k];
+    return want_input[size_t(t)] ? s.grads[size_t(t)].ptr() : nullptr;
+}
+// The gradient of parameter slot k, or null when not wanted or the parameter is absent.
+float* param_grad(Session& s, const Node& node, bool want_params, size_t k) {
+    const int p = node.params[k];
+    return (want_params && p >= 0) ? s.param_grads[size_t(p)].ptr() : nullptr;
+}
+const Tensor& dout(const Session& s, const Node& node) { return s.grads[size_t(node.output)]; }
+
+}  // namespace
+
+size_t conv2d_scratch(const Node& node, int batch) { return conv2d_scratch_floats(batched(node.conv, batch)); }
+
+void conv2d_forward(const Graph& g, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::conv2d_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]),
+                   batched(node.conv, s.batch), s.scratch.data());
+}
+void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
+    const ConvGeometry geo = batched(node.conv, s.batch);
+    if (float* dx = input_grad(s, node, want_input, 0))
+        conv2d_backward_input(dx, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
+    if (want_params)
+        conv2d_backward_filter(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
+                               s.values[size_t(node.inputs[0])].ptr(), geo, s.scratch.data());
+}
+
+void pad_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::pad_forward(v.out.ptr(), v.x.ptr(), batched(node.pad, s.batch));
+}
+void pad_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0)) ec::pad_backward(dx, dout(s, node).ptr(), batched(node.pad, s.batch));
+}
+
+void bias_add_forward(const Graph& g, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::bias_add_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), v.count / v.x.shape.c(), v.x.shape.c());
+}
+void bias_add_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
+    const Tensor& d = dout(s, node);
+    if (float* dx = input_grad(s, node, want_input, 0)) accumulate(dx, d.ptr(), d.numel());
+    if (want_params) bias_add_backward_bias(param_grad(s, node, true, 0), d.ptr(), d.numel() / d.shape.c(), d.shape.c());
+}
+
+void relu_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::relu_forward(v.out.ptr(), v.x.ptr(), v.count);
+}
+void relu_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::relu_backward(dx, dout(s, node).ptr(), s.values[size_t(node.inputs[0])].ptr(), dout(s, node).numel());
+}
+
+void relu6_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::relu6_forward(v.out.ptr(), v.x.ptr(), v.count);
+}
+void relu6_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::relu6_backward(dx, dout(s, node).ptr(), s.values[size_t(node.inputs[0])].ptr(), dout(s, node).numel());
+}
+
+void add_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::add_forward(v.out.ptr(), v.x.ptr(), s.values[size_t(node.inputs[1])].ptr(), v.count);
+}
+void add_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    const Tensor& d = dout(s, node);
+    for (size_t k = 0; k < 2; ++k)
+        if (float* dx = input_grad(s, node, want_input, k)) accumulate(dx, d.ptr(), d.numel());
+}
+
+void max_pool_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::max_pool_forward(v.out.ptr(), v.x.ptr(), batched(node.pool, s.batch));
+}
+void max_pool_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::max_pool_backward(dx, dout(s, node).ptr(), s.values[size_t(node.inputs[0])].ptr(), batched(node.pool, s.batch));
+}
+
+void avg_pool_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::avg_pool_forward(v.out.ptr(), v.x.ptr(), batched(node.pool, s.batch));
+}
+void avg_pool_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0)) ec::avg_pool_backward(dx, dout(s, node).ptr(), batched(node.pool, s.batch));
+}
+
+void global_avg_pool_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::global_avg_pool_forward(v.out.ptr(), v.x.ptr(), s.batch, v.x.shape.h(), v.x.shape.w(), v.x.shape.c());
+}
+void global_avg_pool_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    const Shape& x = s.values[size_t(node.inputs[0])].shape;
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::global_avg_pool_backward(dx, dout(s, node).ptr(), s.batch, x.h(), x.w(), x.c());
+}
+
+void fully_connected_forward(const Graph& g, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::fully_connected_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]), s.batch,
+                            v.x.shape[1], v.out.shape[1]);
+}
+void fully_connected_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input,
+                              bool want_params) {
+    const Tensor& x = s.values[size_t(node.inputs[0])];
+    const int in_f = x.shape[1], out_f = dout(s, node).shape[1];
+    if (float* dx = input_grad(s, node, want_input, 0))
+        fully_connected_backward_input(dx, dout(s, node).ptr(), param_data(g, node.params[0]), s.batch, in_f, out_f);
+    if (want_params)
+        fully_connected_backward_params(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
+                                        x.ptr(), s.batch, in_f, out_f);
+}
+
+void reshape_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    std::copy(v.x.data.begin(), v.x.data.end(), v.out.data.begin());
+}
+void reshape_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0)) accumulate(dx, dout(s, node).ptr(), dout(s, node).numel());
+}
+
+// Concat takes up to kMaxConcatInputs inputs; the pointer and width lists are sized per node (no fixed arrays).
+void concat_forward(const Graph&, Session& s, const Node& node) {
+    std::vector<const float*> ins;
+    std::vector<int> widths;
+    for (int t : node.inputs) {
+        ins.push_back(s.values[size_t(t)].ptr());
+        widths.push_back(s.values[size_t(t)].shape.c());
+    }
+    Tensor& out = s.values[size_t(node.output)];
+    ec::concat_forward(out.ptr(), ins.data(), widths.data(), int(ins.size()), out.numel() / out.shape.c());
+}
+void concat_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    std::vector<float*> dins;
+    std::vector<int> widths;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+        dins.push_back(input_grad(s, node, want_input, k));
+        widths.push_back(s.values[size_t(node.inputs[k])].shape.c());
+    }
+    const Tensor& d = dout(s, node);
+    ec::concat_backward(dins.data(), d.ptr(), widths.data(), int(dins.size()), d.numel() / d.shape.c());
+}
+
+void softmax_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::softmax_forward(v.out.ptr(), v.x.ptr(), s.batch, v.x.shape[1]);
+}
+void softmax_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::softmax_backward(dx, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), s.batch,
+                         s.values[size_t(node.inputs[0])].shape[1]);
+}
+
+void softmax_cross_entropy_forward(const Graph&, Session& s, const Node& node) {
+    Io v = io(s, node);
+    ec::softmax_cross_entropy_forward(v.out.ptr(), v.x.ptr(), s.values[size_t(node.inputs[1])].ptr(), s.batch, v.x.shape[1]);
+}
+// The target is data, not a learned quantity: only the logits get a gradient.
+void softmax_cross_entropy_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    const Tensor& x = s.values[size_t(node.inputs[0])];
+    if (float* dx = input_grad(s, node, want_input, 0))
+        ec::softmax_cross_entropy_backward(dx, dout(s, node).ptr(), x.ptr(), s.values[size_t(node.inputs[1])].ptr(), s.batch,
+                                       x.shape[1]);
+}
+
+}  // namespace ec::ops
