@@ -34,12 +34,13 @@ DEB_PACKAGES := g++ make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev
 HEADERS_OK := $(shell test -f /usr/include/eigen3/Eigen/Core -a -f /usr/include/stb/stb_image.h \
                         -a -f /usr/include/stb/stb_image_write.h -a -f /usr/include/doctest/doctest.h && echo yes)
 
-.PHONY: all test bench deps clean help check-deps weights demo
+.PHONY: all test test-slurm bench deps clean help check-deps weights demo
 all: $(LIB) $(CLI)
 
 help:
 	@echo "make            library and $(CLI)"
 	@echo "make test       build and run the doctest suite (needs SHARED=$(SHARED))"
+	@echo "make test-slurm the Slurm job-array audit on a real one-node Slurm cluster (installs Slurm; root)"
 	@echo "make bench      Google Benchmark kernels and model passes"
 	@echo "make deps       install the Debian packages: $(DEB_PACKAGES)"
 	@echo "make weights    convert the TFLite models into $(BUILD)/weights/*.ecw (downloads them if SHARED has none)"
@@ -80,6 +81,11 @@ $(EXAMPLE): $(BUILD)/obj/api/example.o $(LIB)
 test: $(TESTS) $(CLI) $(EXAMPLE)
 	@test -d "$(ENTROPYCAM_SHARED)" || { echo "entropycam: shared data not found at $(ENTROPYCAM_SHARED); set SHARED=DIR (ENTROPYCAM_SHARED for the test binary)" >&2; exit 1; }
 	ENTROPYCAM_CLI=$(abspath $(CLI)) ENTROPYCAM_EXAMPLE=$(abspath $(EXAMPLE)) $(TESTS) $(TEST_ARGS)
+
+# deploy/slurm on a real single-node Slurm cluster started in a temporary folder (tests/slurm/test_slurm.sh).
+test-slurm: $(CLI)
+	@test -d "$(ENTROPYCAM_SHARED)" || { echo "entropycam: shared data not found at $(ENTROPYCAM_SHARED); set SHARED=DIR" >&2; exit 1; }
+	ENTROPYCAM_CLI=$(abspath $(CLI)) tests/slurm/test_slurm.sh
 
 $(BENCH): $(BENCH_OBJS) $(LIB)
 	@test -f /usr/include/benchmark/benchmark.h || { echo "entropycam: Google Benchmark headers missing; run 'make deps'" >&2; exit 1; }

@@ -18,6 +18,7 @@
 #include "cam/eval/eval_table.h"
 #include "cam/eval/evaluate.h"
 #include "cam/eval/metrics_baselines.h"
+#include "cam/eval/shard.h"
 #include "cam/pipeline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -30,7 +31,7 @@ namespace {
 
 const char* kUsage =
     "usage: entropycam evaluate [--model M] [--layer NAME] [--methods all|LIST] [--metrics LIST] [--steps N]\n"
-    "         [--class-from top1|labels.csv] [--masks DIR] [--csv FILE] [--json] [--shard I/N] [--resume] INPUT|DIR...\n"
+    "         [--class-from top1|labels.csv] [--masks DIR] [--csv FILE] [--json] [--shard I/N|auto] [--resume] INPUT|DIR...\n"
     "Scores each CAM method (map: raw -> ReLU -> min-max -> bilinear upsampling to the input size) and the\n"
     "baselines by the softmax probability of the explained class, and prints a Markdown table: one row per\n"
     "method, mean ± 95 % confidence interval over images (1.96 * sd / sqrt(n)) per metric, and the image count.\n"
@@ -50,21 +51,15 @@ const char* kUsage =
     "  --csv FILE      one row per (input, method) with every metric; appended and flushed per input\n"
     "  --resume        keep FILE's rows and skip what it already holds (a partial last line is dropped)\n"
     "  --shard I/N     evaluate every N-th input from the I-th (0-based); `entropycam summarize` merges CSVs\n"
+    "  --shard auto    I and N from a Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of\n"
+    "                  SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX of ENTROPYCAM_SHARDS)\n"
     "  --json          print rows and summary as one JSON document instead of the table\n"
     "Directories are expanded to their image files (.jpg .jpeg .png .bmp .gif .tga), sorted. The random\n"
     "baseline is seeded with the input's 0-based position in the full, unsharded input list.\n";
 
-struct Shard {
-    int index = 0, count = 1;
-};
-
+// "I/N", or "auto" from a Slurm job array or a Kubernetes Indexed Job (cam/eval/shard.h); a bad value is a usage error.
 Shard parse_shard(const std::string& s) {
-    Shard sh;
-    char extra = 0;
-    if (std::sscanf(s.c_str(), "%d/%d%c", &sh.index, &sh.count, &extra) != 2 || sh.count < 1 || sh.index < 0 ||
-        sh.index >= sh.count)
-        throw UsageError("--shard takes I/N with 0 <= I < N, got '" + s + "'");
-    return sh;
+    try { return resolve_shard(s, process_environment()); } catch (const Error& e) { throw UsageError(e.what()); }
 }
 
 std::vector<std::string> parse_methods(const std::string& text) {
@@ -256,7 +251,8 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     }
     if (inputs.empty()) throw Error("no input images found in " + a.positional[0]);
     std::vector<size_t> todo;  // positions in the full list: this shard's
-    for (size_t i = size_t(shard.index); i < inputs.size(); i += size_t(shard.count)) todo.push_back(i);
+    for (size_t i = 0; i < inputs.size(); ++i)
+        if (in_shard(shard, i)) todo.push_back(i);
     std::vector<int> requested_class(inputs.size(), -1);
     if (class_from != "top1") {
         const std::map<std::string, int> truth = read_ground_truth(class_from);
@@ -273,8 +269,10 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
         if (r.layer == layer) done.insert(r.input + "\n" + r.method);
     }
 
+    const std::string shard_text =
+        " (shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + ", " + shard.origin + ")";
     std::fprintf(stderr, "entropycam evaluate: %zu of %zu inputs%s, layer %s, %zu methods, %d steps\n", todo.size(),
-                 inputs.size(), shard.count > 1 ? (" (shard " + a.get("--shard") + ")").c_str() : "", layer.c_str(),
+                 inputs.size(), shard.count > 1 ? shard_text.c_str() : "", layer.c_str(),
                  methods.size(), steps);
     EvalRun run{model, net, plan, {}, {}, steps, class_from, false};
     std::copy(std::begin(want), std::end(want), std::begin(run.want));
