@@ -23,6 +23,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/paths.h"
+#include "cli/shard_progress.h"
 #include "io/image.h"
 #include "nn/file_util.h"
 
@@ -56,11 +57,6 @@ const char* kUsage =
     "  --json          print rows and summary as one JSON document instead of the table\n"
     "Directories are expanded to their image files (.jpg .jpeg .png .bmp .gif .tga), sorted. The random\n"
     "baseline is seeded with the input's 0-based position in the full, unsharded input list.\n";
-
-// "I/N", or "auto" from a Slurm job array or a Kubernetes Indexed Job (cam/eval/shard.h); a bad value is a usage error.
-Shard parse_shard(const std::string& s) {
-    try { return resolve_shard(s, process_environment()); } catch (const Error& e) { throw UsageError(e.what()); }
-}
 
 std::vector<std::string> parse_methods(const std::string& text) {
     if (text == "all") return default_method_order();
@@ -219,7 +215,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     }
     if (want[kPointing] && !a.has("--masks")) throw UsageError("the pointing metric needs --masks DIR");
     const int steps = a.get_int("--steps", kDefaultCurveSteps, 1, 1 << 24);
-    const Shard shard = a.has("--shard") ? parse_shard(a.get("--shard")) : Shard{};
+    const Shard shard = a.has("--shard") ? shard_option(a.get("--shard")) : Shard{};
     const std::string class_from = a.get("--class-from", "top1");
     const std::string csv_path = a.get("--csv");
     if (a.has("--resume") && csv_path.empty()) throw UsageError("--resume needs --csv FILE");

@@ -27,7 +27,7 @@ namespace {
 
 const char* kUsage =
     "usage: entropycam sanity [--model M] [--layer L] [--methods all|LIST] [--seed S] [--csv FILE] [--json]\n"
-    "         [--out DIR] [--shard I/N] INPUT|DIR...\n"
+    "         [--out DIR] [--shard I/N|auto] INPUT|DIR...\n"
     "Sanity checks of the CAM methods (Adebayo et al. 2018): does a map change when the model is randomised,\n"
     "or when another class is explained? Per input and method, the original model's map for its top-1 class\n"
     "is compared with\n"
@@ -48,7 +48,8 @@ const char* kUsage =
     "  --json        print rows and summary as one JSON document instead of the Markdown summary\n"
     "  --out DIR     STEM_cascading.png per input (rows: methods; columns: input, original, each cascading\n"
     "                step) and cascading_<measure>.png, independent_spearman_abs.png (mean against depth)\n"
-    "  --shard I/N   every N-th input from the I-th (0-based); `entropycam summarize` merges the CSVs\n";
+    "  --shard I/N   every N-th input from the I-th (0-based); `entropycam summarize` merges the CSVs\n"
+    "  --shard auto  I and N from a Slurm job array or a Kubernetes Indexed Job (as `entropycam evaluate`)\n";
 
 uint64_t parse_seed(const std::string& s) {
     if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
@@ -107,7 +108,7 @@ int cmd_sanity(const std::vector<std::string>& argv) {
     const std::vector<CamMethod> methods = parse_methods(a.get("--methods", "all"));
     const std::string seed_text = a.get("--seed", "0");
     const uint64_t seed = parse_seed(seed_text);
-    const Shard shard = a.has("--shard") ? parse_shard(a.get("--shard")) : Shard{};
+    const Shard shard = a.has("--shard") ? shard_option(a.get("--shard")) : Shard{};
     const std::string csv_path = a.get("--csv"), out_dir = a.get("--out");
 
     // ---- Check everything before the long run starts. ----

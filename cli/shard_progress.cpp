@@ -6,21 +6,18 @@
 #include <cstdio>
 
 #include "cli/args.h"
+#include "nn/error.h"
 
 namespace ec::cli {
 
-Shard parse_shard(const std::string& s) {
-    Shard sh;
-    char extra = 0;
-    if (std::sscanf(s.c_str(), "%d/%d%c", &sh.index, &sh.count, &extra) != 2 || sh.count < 1 || sh.index < 0 ||
-        sh.index >= sh.count)
-        throw UsageError("--shard takes I/N with 0 <= I < N, got '" + s + "'");
-    return sh;
+Shard shard_option(const std::string& text) {
+    try { return resolve_shard(text, process_environment()); } catch (const Error& e) { throw UsageError(e.what()); }
 }
 
 std::vector<size_t> shard_positions(const Shard& shard, size_t total) {
     std::vector<size_t> out;
-    for (size_t i = size_t(shard.index); i < total; i += size_t(shard.count)) out.push_back(i);
+    for (size_t i = 0; i < total; ++i)
+        if (in_shard(shard, i)) out.push_back(i);
     return out;
 }
 

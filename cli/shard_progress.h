@@ -1,18 +1,18 @@
-// What the long-running commands share: `--shard I/N` (every N-th input from the I-th, 0-based, in the format
-// of `entropycam evaluate`) and a progress line with an ETA on stderr.
+// What the long-running commands share: `--shard I/N|auto` (every N-th input from the I-th, 0-based: see
+// cam/eval/shard.h) and a progress line with an ETA on stderr.
 #pragma once
 #include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "cam/eval/shard.h"
+
 namespace ec::cli {
 
-struct Shard {
-    int index = 0, count = 1;
-};
-// "I/N" with 0 <= I < N; UsageError otherwise.
-Shard parse_shard(const std::string& text);
+// `--shard I/N` or `--shard auto` (cam/eval/shard.h: from a Slurm job array or a Kubernetes Indexed Job);
+// a bad value or a missing scheduler variable is a UsageError.
+Shard shard_option(const std::string& text);
 // The positions in a list of `total` inputs that the shard evaluates: index, index + count, ...
 std::vector<size_t> shard_positions(const Shard& shard, size_t total);
 

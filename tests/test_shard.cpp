@@ -160,35 +160,38 @@ TEST_CASE("shard auto: no cluster in the environment is a clear error") {
 }
 
 // Through the built binary: --shard is resolved before the model is loaded, so a bad shard costs nothing.
-TEST_CASE("shard auto: evaluate refuses a missing or malformed shard with a usage error") {
-    const char* cli = std::getenv("ENTROPYCAM_CLI");
-    REQUIRE_MESSAGE(cli != nullptr, "ENTROPYCAM_CLI is not set: run the tests through `make test`");
-    char tmpl[] = "/tmp/entropycam_shard_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    const std::string err = std::string(tmpl) + "/err.txt";
-    // Without the variables of a cluster (unset in case the tests themselves run inside one).
-    const std::string clean = "env -u SLURM_ARRAY_TASK_ID -u SLURM_JOB_ID -u JOB_COMPLETION_INDEX -u ENTROPYCAM_SHARDS ";
-    auto run = [&](const std::string& vars, const std::string& shard) {
-        const std::string cmd = clean + vars + " '" + cli + "' evaluate --shard " + shard + " in.jpg > /dev/null 2> " + err;
-        const int rc = std::system(cmd.c_str());
-        return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-    };
-    auto message = [&] {
-        std::ifstream f(err);
-        std::string line;
-        std::getline(f, line);
-        return line;
-    };
-    CHECK(run("", "auto") == 2);
-    CHECK(message().find("--shard auto: no shard in the environment") != std::string::npos);
-    CHECK(run("SLURM_ARRAY_TASK_ID=x SLURM_ARRAY_TASK_COUNT=4", "auto") == 2);
-    CHECK(message().find("SLURM_ARRAY_TASK_ID='x' is not a whole number") != std::string::npos);
-    CHECK(run("JOB_COMPLETION_INDEX=1", "auto") == 2);
-    CHECK(message().find("ENTROPYCAM_SHARDS is not") != std::string::npos);
-    CHECK(run("", "4/4") == 2);
-    CHECK(message().find("--shard takes I/N") != std::string::npos);
-    // A valid shard gets past the flags: the error is now the missing model or input, a bad-input error (1).
-    CHECK(run("JOB_COMPLETION_INDEX=1 ENTROPYCAM_SHARDS=2 ENTROPYCAM_WEIGHTS_DIR=" + std::string(tmpl), "auto") == 1);
-    std::remove(err.c_str());
-    rmdir(tmpl);
+TEST_CASE("shard auto: evaluate and sanity refuse a missing or malformed shard with a usage error") {
+    for (const std::string command : {"evaluate", "sanity"}) {
+        CAPTURE(command);
+        const char* cli = std::getenv("ENTROPYCAM_CLI");
+        REQUIRE_MESSAGE(cli != nullptr, "ENTROPYCAM_CLI is not set: run the tests through `make test`");
+        char tmpl[] = "/tmp/entropycam_shard_XXXXXX";
+        REQUIRE(mkdtemp(tmpl) != nullptr);
+        const std::string err = std::string(tmpl) + "/err.txt";
+        // Without the variables of a cluster (unset in case the tests themselves run inside one).
+        const std::string clean = "env -u SLURM_ARRAY_TASK_ID -u SLURM_JOB_ID -u JOB_COMPLETION_INDEX -u ENTROPYCAM_SHARDS ";
+        auto run = [&](const std::string& vars, const std::string& shard) {
+            const std::string cmd = clean + vars + " '" + cli + "' " + command + " --shard " + shard + " in.jpg > /dev/null 2> " + err;
+            const int rc = std::system(cmd.c_str());
+            return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+        };
+        auto message = [&] {
+            std::ifstream f(err);
+            std::string line;
+            std::getline(f, line);
+            return line;
+        };
+        CHECK(run("", "auto") == 2);
+        CHECK(message().find("--shard auto: no shard in the environment") != std::string::npos);
+        CHECK(run("SLURM_ARRAY_TASK_ID=x SLURM_ARRAY_TASK_COUNT=4", "auto") == 2);
+        CHECK(message().find("SLURM_ARRAY_TASK_ID='x' is not a whole number") != std::string::npos);
+        CHECK(run("JOB_COMPLETION_INDEX=1", "auto") == 2);
+        CHECK(message().find("ENTROPYCAM_SHARDS is not") != std::string::npos);
+        CHECK(run("", "4/4") == 2);
+        CHECK(message().find("--shard takes I/N") != std::string::npos);
+        // A valid shard gets past the flags: the error is now the missing model or input, a bad-input error (1).
+        CHECK(run("JOB_COMPLETION_INDEX=1 ENTROPYCAM_SHARDS=2 ENTROPYCAM_WEIGHTS_DIR=" + std::string(tmpl), "auto") == 1);
+        std::remove(err.c_str());
+        rmdir(tmpl);
+    }
 }
