@@ -39,6 +39,12 @@ size_t conv2d_scratch_floats(const ConvGeometry& g);
 // Overwrites out.
 void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
                     float* scratch);
+// The same with the activation that follows fused into the output pass: out = clamp(conv + bias, lo, hi), e.g.
+// ReLU6 is lo = 0, hi = 6, ReLU lo = 0, hi = +inf (NaN passes, as in nn/activation.h). Same values as
+// conv2d_forward followed by the clamp, with one pass over out instead of three (the entry point for the graph
+// runner's conv + bias + activation fusion).
+void conv2d_forward_clamped(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
+                            const ConvGeometry& g, float* scratch);
 // d_in += conv2d^T(d_out): the gradient with respect to the input.
 void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                            float* scratch);
