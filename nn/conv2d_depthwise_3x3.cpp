@@ -7,6 +7,10 @@
 // The stride-1 input gradient is the same sweep (flipped filter) accumulating into d_in.
 #include "nn/conv2d_depthwise_3x3.h"
 
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
+// _mm512_undefined_ps of _mm512_min_ps).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "nn/simd.h"
 
 #ifdef EC_SIMD
@@ -52,44 +56,66 @@ struct Block {  // one block of channels: taps, bias, clamp range and the mask o
 };
 
 inline Vec clamp(Vec x, const Block& b) { return simd::clamp(x, b.lo, b.hi); }
-inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(load(dst, b.mask), b.bias) : b.bias; }
+// Loads and stores of a block's channels: plain for a full block, masked for the last one (masked stores are slow
+// on AMD's AVX2 cores, so full blocks must not use them).
+template <bool kFull>
+inline Vec ld(const float* p, const Block& b) { return kFull ? load(p) : load(p, b.mask); }
+template <bool kFull>
+inline void st(float* p, Vec v, const Block& b) {
+    if (kFull) store(p, clamp(v, b));
+    else store(p, clamp(v, b), b.mask);
+}
+template <bool kFull>
+inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(ld<kFull>(dst, b), b.bias) : b.bias; }
 
 // Output pixel x of a block, skipping taps that fall in the padding.
+template <bool kFull>
 void pixel_checked(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
-    Vec acc = start(dst, b);
+    Vec acc = start<kFull>(dst, b);
     const int x0 = x * sw.stride - sw.pad_left;
     for (int ky = 0; ky < 3; ++ky) {
         if (!rows.row[ky]) continue;
         for (int kx = 0; kx < 3; ++kx) {
             const int ix = x0 + kx;
             if (ix < 0 || ix >= sw.src_w) continue;
-            acc = fma(load(rows.row[ky] + int64_t(ix) * sw.channels, b.mask), b.tap[ky * 3 + kx], acc);
+            acc = fma(ld<kFull>(rows.row[ky] + int64_t(ix) * sw.channels, b), b.tap[ky * 3 + kx], acc);
         }
     }
-    store(dst, clamp(acc, b), b.mask);
+    st<kFull>(dst, acc, b);
 }
 
 // Four interior output pixels x..x+3 (every column tap inside the image).
-template <int kStride>
+template <int kStride, bool kFull>
 void four_pixels(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     const int64_t c = sw.channels;
-    Vec a0 = start(dst, b), a1 = start(dst + c, b), a2 = start(dst + 2 * c, b), a3 = start(dst + 3 * c, b);
+    Vec a0 = start<kFull>(dst, b), a1 = start<kFull>(dst + c, b), a2 = start<kFull>(dst + 2 * c, b),
+        a3 = start<kFull>(dst + 3 * c, b);
     for (int ky = 0; ky < 3; ++ky) {
         if (!rows.row[ky]) continue;
         const float* p = rows.row[ky] + int64_t(x * kStride - sw.pad_left) * c;
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; ++kx) {
             const Vec f = b.tap[ky * 3 + kx];
-            a0 = fma(load(p + (0 * kStride + kx) * c, b.mask), f, a0);
-            a1 = fma(load(p + (1 * kStride + kx) * c, b.mask), f, a1);
-            a2 = fma(load(p + (2 * kStride + kx) * c, b.mask), f, a2);
-            a3 = fma(load(p + (3 * kStride + kx) * c, b.mask), f, a3);
+            a0 = fma(ld<kFull>(p + (0 * kStride + kx) * c, b), f, a0);
+            a1 = fma(ld<kFull>(p + (1 * kStride + kx) * c, b), f, a1);
+            a2 = fma(ld<kFull>(p + (2 * kStride + kx) * c, b), f, a2);
+            a3 = fma(ld<kFull>(p + (3 * kStride + kx) * c, b), f, a3);
         }
     }
-    store(dst, clamp(a0, b), b.mask);
-    store(dst + c, clamp(a1, b), b.mask);
-    store(dst + 2 * c, clamp(a2, b), b.mask);
-    store(dst + 3 * c, clamp(a3, b), b.mask);
+    st<kFull>(dst, a0, b);
+    st<kFull>(dst + c, a1, b);
+    st<kFull>(dst + 2 * c, a2, b);
+    st<kFull>(dst + 3 * c, a3, b);
+}
+
+// One block of channels of a destination row: checked borders, four pixels at a time inside.
+template <int kStride, bool kFull>
+void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, int x_lo, int x_hi) {
+    const int64_t c = sw.channels;
+    int x = 0;
+    for (; x < x_lo; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
+    for (; x + 4 <= x_hi; x += 4) four_pixels<kStride, kFull>(d + x * c, rows, b, sw, x);
+    for (; x < sw.dst_w; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
 }
 
 // Destination row (n, y), all channels.
@@ -105,7 +131,7 @@ void sweep_row(const Sweep& sw, int n, int y) {
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
         Block b;
         b.mask = first_lanes(int(std::min<int64_t>(kLanes, c - c0)));
-        for (int t = 0; t < 9; ++t) b.tap[t] = load(sw.filter + (sw.flip ? 8 - t : t) * c + c0, b.mask);
+        for (int t = 0; t < 9; ++t) b.tap[t] = load(sw.filter + (sw.flip ? 8 - t : t) * c + c0, b.mask);  // once a row
         b.bias = sw.bias ? load(sw.bias + c0, b.mask) : zero();
         b.lo = broadcast(sw.lo), b.hi = broadcast(sw.hi);
         b.accumulate = sw.accumulate;
@@ -114,11 +140,8 @@ void sweep_row(const Sweep& sw, int n, int y) {
             const int iy = y * kStride - sw.pad_top + ky;
             rows.row[ky] = iy >= 0 && iy < sw.src_h ? image + int64_t(iy) * sw.src_w * c + c0 : nullptr;
         }
-        float* d = dst_row + c0;
-        int x = 0;
-        for (; x < x_lo; ++x) pixel_checked(d + x * c, rows, b, sw, x);
-        for (; x + 4 <= x_hi; x += 4) four_pixels<kStride>(d + x * c, rows, b, sw, x);
-        for (; x < sw.dst_w; ++x) pixel_checked(d + x * c, rows, b, sw, x);
+        if (c - c0 >= kLanes) sweep_block<kStride, true>(dst_row + c0, rows, b, sw, x_lo, x_hi);
+        else sweep_block<kStride, false>(dst_row + c0, rows, b, sw, x_lo, x_hi);
     }
 }
 
