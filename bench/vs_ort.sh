@@ -24,7 +24,8 @@ trap 'rm -rf "$tmp"' EXIT
 # ours THREADS BATCH: median wall time in ms of one forward of the batch.
 ours() {
   OMP_NUM_THREADS=$1 "$bench" --benchmark_filter="^Model/forward/batch:$2/real_time\$" --benchmark_repetitions="$reps" \
-    --benchmark_min_time=0.5 --benchmark_out="$tmp/ours.json" --benchmark_out_format=json >/dev/null
+    --benchmark_min_time=0.5 --benchmark_out="$tmp/ours.json" --benchmark_out_format=json >/dev/null 2>"$tmp/ours.err" ||
+    { cat "$tmp/ours.err" >&2; return 1; }
   node -e '
     const r = require(process.argv[1]).benchmarks.find((b) => b.aggregate_name === "median");
     if (!r || r.error_occurred) { console.error("vs_ort.sh: no median in the benchmark output"); process.exit(1); }

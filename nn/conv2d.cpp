@@ -1,6 +1,7 @@
-// Fast convolution kernels (float32, OpenMP, no intrinsics, no allocation). Three paths, chosen from the geometry
-// alone (see conv2d.h): pointwise (one GEMM), depthwise (direct loops in conv2d_depthwise.cpp) and im2col + GEMM
-// for everything else; the GEMMs are nn/gemm.h (tiled Eigen products). Each path is tested against the naive
+// Fast convolution kernels (float32, OpenMP, no allocation). Three paths, chosen from the geometry alone (see
+// conv2d.h): pointwise (one GEMM), depthwise (conv2d_depthwise.cpp: a direct SIMD 3x3 kernel or direct loops) and
+// im2col + GEMM for everything else; the GEMMs are nn/gemm.h (a register-blocked SIMD kernel with the bias and the
+// clamp fused into its epilogue, or tiled Eigen products without SIMD). Each path is tested against the naive
 // loops of conv2d_reference.cpp on a sweep of awkward shapes (tests/test_conv2d.cpp).
 #include "nn/conv2d.h"
 
