@@ -1,5 +1,5 @@
-// Kernel timings at MobileNetV2 shapes (batch 1, TF SAME padding): the forward, backward-input and
-// backward-filter passes of each convolution path (im2col + GEMM, depthwise, pointwise GEMM) and the final fully
+// Kernel timings at MobileNetV2 shapes (batch 1, TF SAME padding): the forward (plain, and with the fused
+// bias + ReLU6 epilogue of conv2d_forward_clamped), backward-input and backward-filter passes of each convolution path (im2col + GEMM, depthwise, pointwise GEMM) and the final fully
 // connected layer. Wall-clock time (UseRealTime) because the kernels run on every OpenMP thread.
 //   make BUILD=build bench BENCH_ARGS="--benchmark_filter=Conv --benchmark_min_time=0.1"
 // On a machine shared with other jobs, run with OMP_WAIT_POLICY=passive (or OMP_NUM_THREADS=1): with the default
@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "nn/conv2d.h"
+#include "nn/activation.h"
 #include "nn/dense.h"
+#include "nn/elementwise.h"
 
 namespace {
 
-enum class Pass { Forward, BackwardInput, BackwardFilter };
+enum class Pass { Forward, ForwardRelu6, BackwardInput, BackwardFilter };
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
     std::mt19937 gen(seed);
@@ -47,6 +49,9 @@ void run_conv(benchmark::State& state, const ec::ConvGeometry& g, Pass pass) {
     for (auto _ : state) {
         switch (pass) {
             case Pass::Forward: ec::conv2d_forward(out.data(), in.data(), filter.data(), bias.data(), g, scratch.data()); break;
+            case Pass::ForwardRelu6:
+                ec::conv2d_forward_clamped(out.data(), in.data(), filter.data(), bias.data(), 0.0f, 6.0f, g, scratch.data());
+                break;
             case Pass::BackwardInput: ec::conv2d_backward_input(d_in.data(), out.data(), filter.data(), g, scratch.data()); break;
             case Pass::BackwardFilter:
                 ec::conv2d_backward_filter(d_filter.data(), d_bias.data(), out.data(), in.data(), g, scratch.data());
@@ -60,11 +65,32 @@ void run_conv(benchmark::State& state, const ec::ConvGeometry& g, Pass pass) {
 
 void register_conv(const char* name, const ec::ConvGeometry& g) {
     const std::string base = name;
-    for (auto [suffix, pass] : {std::pair{"/forward", Pass::Forward}, std::pair{"/backward_input", Pass::BackwardInput},
+    for (auto [suffix, pass] : {std::pair{"/forward", Pass::Forward}, std::pair{"/forward_relu6", Pass::ForwardRelu6},
+                                std::pair{"/backward_input", Pass::BackwardInput},
                                 std::pair{"/backward_filter", Pass::BackwardFilter}})
         benchmark::RegisterBenchmark((base + suffix).c_str(), [g, pass = pass](benchmark::State& s) { run_conv(s, g, pass); })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+}
+
+// The element-wise passes that conv2d_forward_clamped's fused epilogue saves (ReLU6) or that remain (the residual
+// add), at MobileNetV2's largest expanded activation and a residual block's output.
+void run_relu6(benchmark::State& state) {
+    const int64_t n = int64_t(112) * 112 * 96;
+    auto in = random_floats(size_t(n), 1), out = random_floats(size_t(n), 2);
+    for (auto _ : state) {
+        ec::relu6_forward(out.data(), in.data(), n);
+        benchmark::ClobberMemory();
+    }
+}
+
+void run_add(benchmark::State& state) {
+    const int64_t n = int64_t(56) * 56 * 24;
+    auto a = random_floats(size_t(n), 1), b = random_floats(size_t(n), 2), out = random_floats(size_t(n), 3);
+    for (auto _ : state) {
+        ec::add_forward(out.data(), a.data(), b.data(), n);
+        benchmark::ClobberMemory();
+    }
 }
 
 void run_fully_connected(benchmark::State& state, Pass pass) {
@@ -74,7 +100,10 @@ void run_fully_connected(benchmark::State& state, Pass pass) {
     auto d_in = random_floats(size_t(in_f), 5), d_weight = random_floats(weight.size(), 6), d_bias = bias;
     for (auto _ : state) {
         switch (pass) {
-            case Pass::Forward: ec::fully_connected_forward(out.data(), in.data(), weight.data(), bias.data(), batch, in_f, out_f); break;
+            case Pass::Forward:
+            case Pass::ForwardRelu6:  // not registered: the layer has no activation
+                ec::fully_connected_forward(out.data(), in.data(), weight.data(), bias.data(), batch, in_f, out_f);
+                break;
             case Pass::BackwardInput: ec::fully_connected_backward_input(d_in.data(), out.data(), weight.data(), batch, in_f, out_f); break;
             case Pass::BackwardFilter:
                 ec::fully_connected_backward_params(d_weight.data(), d_bias.data(), out.data(), in.data(), batch, in_f, out_f);
@@ -95,6 +124,17 @@ const bool registered = [] {
     register_conv("Pointwise_14x14x576_to_96", same_conv(14, 576, 96, 1, 1, 1));        // expanded_conv_12 project
     register_conv("Pointwise_7x7x960_to_320", same_conv(7, 960, 320, 1, 1, 1));         // expanded_conv_16 project
     register_conv("Pointwise_7x7x320_to_1280", same_conv(7, 320, 1280, 1, 1, 1));       // Conv_1
+    register_conv("Pointwise_112x112x32_to_16", same_conv(112, 32, 16, 1, 1, 1));       // expanded_conv project
+    register_conv("Pointwise_112x112x16_to_96", same_conv(112, 16, 96, 1, 1, 1));       // expanded_conv_1 expand
+    register_conv("Pointwise_56x56x24_to_144", same_conv(56, 24, 144, 1, 1, 1));        // expanded_conv_2 expand
+    register_conv("Pointwise_28x28x32_to_192", same_conv(28, 32, 192, 1, 1, 1));        // expanded_conv_4 expand
+    register_conv("Pointwise_14x14x64_to_384", same_conv(14, 64, 384, 1, 1, 1));        // expanded_conv_7 expand
+    register_conv("Pointwise_7x7x160_to_960", same_conv(7, 160, 960, 1, 1, 1));         // expanded_conv_14 expand
+    register_conv("Depthwise3x3_s2_56x56x144", same_conv(56, 144, 144, 3, 2, 144));     // expanded_conv_3
+    register_conv("Depthwise3x3_s1_14x14x384", same_conv(14, 384, 384, 3, 1, 384));     // expanded_conv_7
+    register_conv("Depthwise3x3_s1_7x7x960", same_conv(7, 960, 960, 3, 1, 960));        // expanded_conv_14
+    benchmark::RegisterBenchmark("Relu6_112x112x96", run_relu6)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("Add_56x56x24", run_add)->Unit(benchmark::kMillisecond)->UseRealTime();
     for (auto [suffix, pass] : {std::pair{"/forward", Pass::Forward}, std::pair{"/backward_input", Pass::BackwardInput},
                                 std::pair{"/backward_params", Pass::BackwardFilter}})
         benchmark::RegisterBenchmark((std::string("FullyConnected_1280_to_1001") + suffix).c_str(),

@@ -4,8 +4,9 @@
 // Backward functions ACCUMULATE (+=) into their outputs, so a tensor used twice gets the sum of both gradients.
 //
 // The fast kernels (conv2d.cpp) pick one of three paths from the geometry:
-//   pointwise  1x1, stride 1, no padding, groups 1: one GEMM [N*H*W, in_c] x [in_c, out_c]
+//   pointwise  1x1, stride 1, no padding, groups 1: one GEMM [N*H*W, in_c] x [in_c, out_c], bias fused
 //   depthwise  groups == in_c (one input channel per group, any multiplier): direct loops, channels innermost
+//              (3x3, multiplier 1, stride 1 or 2: a SIMD kernel with four pixels in flight, conv2d_depthwise_3x3)
 //   im2col     everything else: im2col per image and group into the caller's scratch, then a GEMM
 // They never allocate; the naive reference (conv2d_reference.cpp) transcribes the formula and is their oracle.
 #pragma once
@@ -39,6 +40,12 @@ size_t conv2d_scratch_floats(const ConvGeometry& g);
 // Overwrites out.
 void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
                     float* scratch);
+// The same with the activation that follows fused into the output pass: out = clamp(conv + bias, lo, hi), e.g.
+// ReLU6 is lo = 0, hi = 6, ReLU lo = 0, hi = +inf (NaN passes, as in nn/activation.h). Same values as
+// conv2d_forward followed by the clamp, with one pass over out instead of three (the entry point for the graph
+// runner's conv + bias + activation fusion).
+void conv2d_forward_clamped(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
+                            const ConvGeometry& g, float* scratch);
 // d_in += conv2d^T(d_out): the gradient with respect to the input.
 void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                            float* scratch);

@@ -11,9 +11,11 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "nn/conv2d_coords.h"
+#include "nn/conv2d_depthwise_3x3.h"
 
 namespace ec {
 namespace {
@@ -231,19 +233,34 @@ void backward_filter_plain(float* d_filter, float* d_bias, const float* d_out, c
     }
 }
 
+// out = clamp(out, lo, hi) unless the range is infinite (the fused activation of the portable paths).
+void clamp_output(float* out, float lo, float hi, int64_t count) {
+    if (std::isinf(lo) && lo < 0 && std::isinf(hi) && hi > 0) return;
+#pragma omp parallel for simd if (count >= kParallelMin)
+    for (int64_t i = 0; i < count; ++i) {  // selects, not std::min/max: NaN passes (see activation.cpp)
+        float v = out[i];
+        v = v < lo ? lo : v;
+        out[i] = hi < v ? hi : v;
+    }
+}
+
 }  // namespace
 
-void depthwise_conv2d_forward(float* out, const float* in, const float* filter, const float* bias,
+void depthwise_conv2d_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
                               const ConvGeometry& g) {
-    if (!blocked_path(g)) return forward_plain(out, in, filter, bias, g);
+    if (depthwise_3x3_applies(g)) return depthwise_3x3_forward(out, in, filter, bias, lo, hi, g);
+    if (!blocked_path(g)) forward_plain(out, in, filter, bias, g);
+    else
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work(g) >= kParallelMin)
-    for (int n = 0; n < g.batch; ++n)
-        for (int oy = 0; oy < g.out_h; ++oy)
-            forward_row(out, in, filter, bias, g, n, oy);
+        for (int n = 0; n < g.batch; ++n)
+            for (int oy = 0; oy < g.out_h; ++oy)
+                forward_row(out, in, filter, bias, g, n, oy);
+    clamp_output(out, lo, hi, int64_t(g.batch) * g.out_h * g.out_w * g.out_c);
 }
 
 // Gather form: each input pixel sums the output pixels that read it, so threads own disjoint rows of d_in.
 void depthwise_conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g) {
+    if (depthwise_3x3_backward_input_applies(g)) return depthwise_3x3_backward_input(d_in, d_out, filter, g);
     if (!blocked_path(g)) return backward_input_plain(d_in, d_out, filter, g);
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work(g) >= kParallelMin)
     for (int n = 0; n < g.batch; ++n)

@@ -5,7 +5,8 @@
 
 namespace ec {
 
-void depthwise_conv2d_forward(float* out, const float* in, const float* filter, const float* bias,
+// out = clamp(bias + conv, lo, hi) (infinite lo and hi: no clamp).
+void depthwise_conv2d_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
                               const ConvGeometry& g);
 void depthwise_conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g);
 void depthwise_conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,

@@ -7,8 +7,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
+#include "nn/gemm_kernel.h"
 #include "nn/tensor.h"
 
 namespace ec {
@@ -74,19 +76,51 @@ void tiled_product(float* out, int64_t out_stride, const GemmInput& a, const Gem
     }
 }
 
+// The bias and clamp of the epilogue as a second pass over out (the Eigen path).
+void apply_epilogue(float* out, int64_t out_stride, int64_t m, int64_t n, const GemmEpilogue& ep) {
+    const bool clamp = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
+    if (!ep.bias && !clamp) return;
+#pragma omp parallel for schedule(static) if (m * n >= kParallelMin)
+    for (int64_t i = 0; i < m; ++i) {
+        float* row = out + i * out_stride;
+        if (ep.bias)
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) row[j] += ep.bias[j];
+        if (clamp)
+            for (int64_t j = 0; j < n; ++j) {  // selects, not std::min/max: NaN passes (see activation.cpp)
+                float v = row[j];
+                v = v < ep.lo ? ep.lo : v;
+                row[j] = ep.hi < v ? ep.hi : v;
+            }
+    }
+}
+
 }  // namespace
 
-void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate) {
+void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, const GemmEpilogue& epilogue) {
     if (cols_of(a) != rows_of(b))
         throw Error("gemm: inner dimensions differ: [" + std::to_string(rows_of(a)) + "," + std::to_string(cols_of(a)) +
                     "] x [" + std::to_string(rows_of(b)) + "," + std::to_string(cols_of(b)) + "]");
-    if (rows_of(a) == 0 || cols_of(b) == 0) return;
+    const int64_t m = rows_of(a), n = cols_of(b);
+    if (m == 0 || n == 0) return;
+    if (gemm_kernel_available())
+        return gemm_kernel(out, out_stride, a.data, a.transpose ? 1 : a.stride, a.transpose ? a.stride : 1, b.data,
+                           b.stride, b.transpose, m, n, cols_of(a), epilogue);
+    const bool acc = epilogue.accumulate;
     if (a.transpose) {
-        if (b.transpose) return tiled_product<true, true>(out, out_stride, a, b, accumulate);
-        return tiled_product<true, false>(out, out_stride, a, b, accumulate);
+        if (b.transpose) tiled_product<true, true>(out, out_stride, a, b, acc);
+        else tiled_product<true, false>(out, out_stride, a, b, acc);
+    } else {
+        if (b.transpose) tiled_product<false, true>(out, out_stride, a, b, acc);
+        else tiled_product<false, false>(out, out_stride, a, b, acc);
     }
-    if (b.transpose) return tiled_product<false, true>(out, out_stride, a, b, accumulate);
-    tiled_product<false, false>(out, out_stride, a, b, accumulate);
+    apply_epilogue(out, out_stride, m, n, epilogue);
+}
+
+void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate) {
+    GemmEpilogue epilogue;
+    epilogue.accumulate = accumulate;
+    gemm(out, out_stride, a, b, epilogue);
 }
 
 }  // namespace ec

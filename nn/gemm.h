@@ -1,14 +1,18 @@
 // Matrix products for the kernels (internal to nn/): out = op(a) x op(b) or out += op(a) x op(b) on row-major
 // float matrices that live in the caller's memory (NHWC activations, HWIO filters, im2col patches).
 //
+// On AVX-512 and AVX2 + FMA builds every product runs the register-blocked kernel of gemm_kernel.cpp (12 x 32 or
+// 6 x 16 micro-tiles in registers, fused bias/clamp epilogue). Elsewhere the portable path
+// below: the output is cut into tiles that OpenMP threads take dynamically, and each tile is a single-threaded Eigen
+// product (Eigen runs serially inside a parallel region), so one descheduled thread delays only its own tile.
 // Why not let Eigen parallelise its own GEMM: its threads synchronise by spinning, which on a loaded machine (more
-// runnable threads than cores) made a 0.8 ms product take 150 ms. Here the output is cut into tiles that OpenMP
-// threads take dynamically, and each tile is a single-threaded Eigen product (Eigen runs serially inside a
-// parallel region), so one descheduled thread delays only its own tile.
-// Tile shapes follow the thread count, and Eigen blocks each tile by its size, so results may differ in the last
-// bits between thread counts (as with Eigen's own threading).
+// runnable threads than cores) made a 0.8 ms product take 150 ms.
+// On the Eigen path tile shapes follow the thread count, and Eigen blocks each tile by its size, so results may
+// differ in the last bits between thread counts (as with Eigen's own threading); the SIMD kernel sums every
+// value in the same order whatever the thread count.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 namespace ec {
 
@@ -21,7 +25,21 @@ struct GemmInput {
 };
 
 // out (op(a).rows x op(b).cols, row stride out_stride) = op(a) x op(b), or += when accumulate. Throws Error if
-// the inner dimensions differ. Never allocates beyond Eigen's per-product packing buffers.
+// the inner dimensions differ. Never allocates beyond Eigen's per-product packing buffers (the SIMD kernel
+// only uses the stack).
 void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate);
+
+// What happens to each output value after the product, fused into the kernel so an output is written once:
+// out = clamp(start + sum + bias[column], lo, hi), start being the old out (accumulate) or 0, bias optional (null
+// = 0), no clamp for the default infinite range. (Conv + bias + ReLU6 is lo = 0, hi = 6.)
+struct GemmEpilogue {
+    bool accumulate = false;
+    const float* bias = nullptr;  // one per output column
+    float lo = -std::numeric_limits<float>::infinity();
+    float hi = std::numeric_limits<float>::infinity();
+};
+// out = epilogue(op(a) x op(b)). On AVX-512 / AVX2 builds every product runs the register-blocked
+// kernel of gemm_kernel.cpp (epilogue fused); elsewhere the tiled Eigen product, then the epilogue as a second pass.
+void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, const GemmEpilogue& epilogue);
 
 }  // namespace ec

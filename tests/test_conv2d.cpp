@@ -89,6 +89,27 @@ std::vector<NamedGeometry> sweep() {
     add("threaded 3x3 s1 same 25x23x8->12 n1", make_geometry(1, 25, 23, 8, 12, 3, 3, 1, 1, 1, true));
     add("threaded grouped g2 3x3 s1 same 40x40x8->8 n2", make_geometry(2, 40, 40, 8, 8, 3, 3, 1, 1, 2, true));
     add("threaded pointwise 1x1 30x30x40->24 n2", make_geometry(2, 30, 30, 40, 24, 1, 1, 1, 1, 1, true));
+    // edges of the SIMD kernels (gemm_kernel.cpp: 12 x 32 (AVX-512) or 6 x 16 (AVX2) micro-tiles, inner blocks of
+    // 128 or 256; conv2d_depthwise_3x3.cpp: 16- or 8-channel blocks, 4 interior pixels a step): rows and columns off the register
+    // block, inner dimensions over one block, channels 1, 3, 5, 17, 96, 960, widths 1..13.
+    add("pointwise 1x1 5x5x1->1 n1", make_geometry(1, 5, 5, 1, 1, 1, 1, 1, 1, 1, true));
+    add("pointwise 1x1 13x11x96->47 n1", make_geometry(1, 13, 11, 96, 47, 1, 1, 1, 1, 1, true));
+    add("pointwise 1x1 7x7x960->17 n1", make_geometry(1, 7, 7, 960, 17, 1, 1, 1, 1, 1, true));
+    add("pointwise 1x1 3x5x300->96 n2", make_geometry(2, 3, 5, 300, 96, 1, 1, 1, 1, 1, true));
+    add("pointwise 1x1 2x3x5->960 n1", make_geometry(1, 2, 3, 5, 960, 1, 1, 1, 1, 1, true));
+    add("3x3 s2 same first conv 17x16x3->32 n2", make_geometry(2, 17, 16, 3, 32, 3, 3, 2, 1, 1, true));
+    for (int c : {1, 3, 5, 17, 96})
+        for (int w : {1, 2, 5, 9, 12, 13})
+            for (int s : {1, 2}) {
+                const std::string shape = std::to_string(w + 1) + "x" + std::to_string(w) + "x" + std::to_string(c);
+                add("depthwise m1 3x3 s" + std::to_string(s) + " same " + shape + " n2",
+                    make_geometry(2, w + 1, w, c, c, 3, 3, s, 1, c, true));
+                if (w >= 3)
+                    add("depthwise m1 3x3 s" + std::to_string(s) + " valid " + shape + " n1",
+                        make_geometry(1, w + 1, w, c, c, 3, 3, s, 1, c, false));
+            }
+    add("depthwise m1 3x3 s1 same 7x7x960 n1", make_geometry(1, 7, 7, 960, 960, 3, 3, 1, 1, 960, true));
+    add("depthwise m1 3x3 s2 same 14x14x960 n1", make_geometry(1, 14, 14, 960, 960, 3, 3, 2, 1, 960, true));
     // explicit, lopsided padding and per-axis stride/dilation
     {
         ConvGeometry g = make_geometry(2, 6, 7, 4, 5, 3, 2, 1, 1, 1, false);
@@ -136,6 +157,17 @@ void check_fast_matches_reference(const NamedGeometry& c) {
     ec::conv2d_forward_reference(out_no_bias_ref.data(), in.data(), filter.data(), nullptr, g);
     ec::test::check_close_rel_max("forward without bias", out_no_bias.data(), out_no_bias_ref.data(),
                                   int64_t(out.size()), kFastVsReferenceTol);
+
+    // The fused activation: the reference output clamped. The range cuts through the outputs (of scale ~1) so
+    // both bounds bite; values within the tolerance of a bound may land on either side of it.
+    const float lo = -0.5f, hi = 0.75f;
+    std::vector<float> clamped(out.size()), clamped_ref(out.size());
+    ec::conv2d_forward_clamped(clamped.data(), in.data(), filter.data(), bias.data(), lo, hi, g, scratch.data());
+    for (size_t i = 0; i < out.size(); ++i) clamped_ref[i] = std::min(std::max(out_ref[i], lo), hi);
+    // Measured against the unclamped outputs' scale: clamping shrinks the values, not the rounding of the sums.
+    const float clamp_diff = ec::test::max_abs_diff(clamped.data(), clamped_ref.data(), int64_t(out.size()));
+    INFO("forward clamped: max |diff| " << clamp_diff);
+    CHECK(clamp_diff <= kFastVsReferenceTol * std::max(ec::test::max_abs(out_ref.data(), int64_t(out.size())), 1e-30f));
 
     auto d_in = d_in0, d_in_ref = d_in0;
     ec::conv2d_backward_input(d_in.data(), d_out.data(), filter.data(), g, scratch.data());

@@ -2,6 +2,7 @@
 // accumulate and overwrite, and sizes that do and do not split into tiles.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "nn/gemm.h"
@@ -13,7 +14,12 @@ TEST_CASE("gemm matches a naive product for every transpose combination") {
     ec::test::Rng rng(42);
     struct Size { int m, n, k; };
     // 1x1x1; odd sizes under the parallel threshold; tall (row tiles), wide (column tiles), and a GEMV row.
-    for (Size s : {Size{1, 1, 1}, Size{7, 5, 3}, Size{301, 37, 19}, Size{5, 413, 29}, Size{1, 1001, 64}}) {
+    // Then the edges of the SIMD kernel (AVX-512: 12 x 32 micro-tiles, inner blocks of 128, tiles of 192 x 256; AVX2:
+    // 6 x 16, 256, 96 x 128): rows and columns one off the blocks, one-vector and masked column tails, several
+    // inner blocks.
+    for (Size s : {Size{1, 1, 1}, Size{7, 5, 3}, Size{301, 37, 19}, Size{5, 413, 29}, Size{1, 1001, 64}, Size{13, 33, 129},
+                   Size{11, 31, 256}, Size{12, 16, 5}, Size{25, 17, 300}, Size{7, 15, 257}, Size{97, 129, 9}, Size{193, 257, 7}, Size{24, 48, 1},
+                   Size{3, 960, 40}, Size{50, 3, 960}}) {
         for (int variant = 0; variant < 4; ++variant) {
             const bool ta = variant & 1, tb = variant & 2;
             INFO("m " << s.m << " n " << s.n << " k " << s.k << " transpose a " << ta << " b " << tb);
@@ -48,6 +54,44 @@ TEST_CASE("gemm matches a naive product for every transpose combination") {
         }
     }
     std::vector<float> x(6);
+    // An empty inner dimension gives zeros (or leaves an accumulated out alone).
+    std::vector<float> out(6, 5.0f);
+    ec::gemm(out.data(), 3, ec::GemmInput{x.data(), 2, 0, 1}, ec::GemmInput{x.data(), 0, 3, 3}, false);
+    for (float v : out) CHECK(v == 0.0f);
     CHECK_THROWS_AS(ec::gemm(x.data(), 2, ec::GemmInput{x.data(), 2, 3, 3}, ec::GemmInput{x.data(), 2, 2, 2}, false),
                     ec::Error);
+}
+
+TEST_CASE("gemm epilogue: bias per column, clamp, accumulate, for every transpose combination") {
+    ec::test::Rng rng(7);
+    const int m = 29, n = 45, k = 140;
+    for (int variant = 0; variant < 8; ++variant) {
+        const bool ta = variant & 1, tb = variant & 2, acc = variant & 4;
+        INFO("transpose a " << ta << " b " << tb << " accumulate " << acc);
+        const auto a = ec::test::random_vector<float>(rng, size_t(m) * k);
+        const auto b = ec::test::random_vector<float>(rng, size_t(k) * n);
+        const auto bias = ec::test::random_vector<float>(rng, size_t(n));
+        const auto start = ec::test::random_vector<float>(rng, size_t(m) * n);
+        const ec::GemmInput ga{a.data(), ta ? k : m, ta ? m : k, ta ? m : k, ta};
+        const ec::GemmInput gb{b.data(), tb ? n : k, tb ? k : n, tb ? k : n, tb};
+        // lo/hi cut through the sums (scale sqrt(140) / 3 ~ 4), so both bounds bite.
+        ec::GemmEpilogue ep;
+        ep.accumulate = acc, ep.bias = bias.data(), ep.lo = -1.5f, ep.hi = 2.0f;
+        auto out = start;
+        ec::gemm(out.data(), n, ga, gb, ep);
+        std::vector<float> want(out.size());
+        int clamped = 0;
+        for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+                double sum = acc ? start[size_t(i) * n + j] : 0.0;
+                for (int p = 0; p < k; ++p)
+                    sum += double(ta ? a[size_t(p) * m + i] : a[size_t(i) * k + p]) *
+                           double(tb ? b[size_t(j) * k + p] : b[size_t(p) * n + j]);
+                sum += bias[size_t(j)];
+                clamped += sum < ep.lo || sum > ep.hi;
+                want[size_t(i) * n + j] = float(std::min(std::max(sum, double(ep.lo)), double(ep.hi)));
+            }
+        CHECK(clamped > m * n / 10);
+        ec::test::check_close_rel_max("epilogue", out.data(), want.data(), int64_t(want.size()), 1e-5f);
+    }
 }

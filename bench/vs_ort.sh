@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# entropycam's forward pass against ONNX Runtime 1.20.1 on the same MobileNetV2 float weights, in one run:
+# batch 1 with 1 and 2 threads, batch 8 with 2 threads (per image). Each case runs our Google Benchmark
+# (Model/forward, median of REPS repetitions) right before ../shared/peers/ort-bench.sh (median of ORT_ITERS runs),
+# so both see the same machine load; compare the ratios, not the absolute times, on a shared machine.
+# The goal of issue 11 is a ratio (entropycam / ONNX Runtime) of at most 0.9 in every case.
+# usage: bench/vs_ort.sh            (env: BUILD=build, ENTROPYCAM_SHARED=../shared, REPS=5, ORT_ITERS=50)
+# Needs node and npm (ort-bench.sh installs onnxruntime-node into a cache folder on first use).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+shared=${ENTROPYCAM_SHARED:-$root/../shared}
+reps=${REPS:-5}
+ort_iters=${ORT_ITERS:-50}
+bench="$build/entropycam_bench"
+[ -x "$bench" ] || { echo "vs_ort.sh: $bench is not built (make BUILD=$build $bench)" >&2; exit 1; }
+[ -x "$shared/peers/ort-bench.sh" ] || { echo "vs_ort.sh: no $shared/peers/ort-bench.sh (set ENTROPYCAM_SHARED)" >&2; exit 1; }
+command -v node >/dev/null || { echo "vs_ort.sh: node is needed (apt-get install nodejs npm)" >&2; exit 1; }
+export ENTROPYCAM_SHARED="$shared" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ours THREADS BATCH: median wall time in ms of one forward of the batch.
+ours() {
+  OMP_NUM_THREADS=$1 "$bench" --benchmark_filter="^Model/forward/batch:$2/real_time\$" --benchmark_repetitions="$reps" \
+    --benchmark_min_time=0.5 --benchmark_out="$tmp/ours.json" --benchmark_out_format=json >/dev/null 2>"$tmp/ours.err" ||
+    { cat "$tmp/ours.err" >&2; return 1; }
+  node -e '
+    const r = require(process.argv[1]).benchmarks.find((b) => b.aggregate_name === "median");
+    if (!r || r.error_occurred) { console.error("vs_ort.sh: no median in the benchmark output"); process.exit(1); }
+    const scale = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3 }[r.time_unit];
+    console.log((r.real_time * scale).toFixed(3));' "$tmp/ours.json"
+}
+
+# ort THREADS BATCH: median wall time in ms of one forward of the batch under ONNX Runtime.
+ort() {
+  "$shared/peers/ort-bench.sh" "$2" "$ort_iters" "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).median_ms.toFixed(3)));'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-22s %14s %14s %8s\n' case "entropycam ms" "ORT ms" ratio
+status=0
+for c in "1 1" "2 1" "2 8"; do
+  set -- $c
+  a=$(ours "$1" "$2")
+  b=$(ort "$1" "$2")
+  label="batch $2, $1 thread(s)"
+  [ "$2" -gt 1 ] && label="$label/img"
+  ratio=$(node -e "console.log((${a} / ${b}).toFixed(2))")
+  printf '%-22s %14.3f %14.3f %8s\n' "$label" "$(node -e "console.log(${a} / $2)")" "$(node -e "console.log(${b} / $2)")" "$ratio"
+  node -e "process.exit(${ratio} <= 0.9 ? 0 : 1)" || status=1
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$status" = 0 ] && echo "every ratio <= 0.9" || echo "some ratio > 0.9 (target of issue 11: <= 0.9)"

@@ -1,0 +1,19 @@
+// Direct SIMD kernel (nn/simd.h) for MobileNet's depthwise layers: 3x3, multiplier 1, stride 1 or 2, no dilation
+// (internal to nn/). Without AVX-512 or AVX2, or for any other geometry, it declines and conv2d_depthwise.cpp's
+// loops run.
+#pragma once
+#include "nn/conv2d.h"
+
+namespace ec {
+
+// True if the geometry is one this kernel handles (and the build has SIMD).
+bool depthwise_3x3_applies(const ConvGeometry& g);
+// out = clamp(bias + depthwise conv, lo, hi) (lo = -inf, hi = +inf: no clamp). Only when depthwise_3x3_applies(g).
+void depthwise_3x3_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
+                           const ConvGeometry& g);
+
+// Stride 1 only (and padding at most 2): d_in += the gradient, as depthwise_conv2d_backward_input.
+bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
+void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g);
+
+}  // namespace ec

@@ -1,0 +1,199 @@
+// SIMD matrix product (see gemm_kernel.h; nn/simd.h: AVX-512 or AVX2 + FMA). The layout follows BLIS without
+// packing: the output is cut into tiles that OpenMP threads take dynamically; inside a tile, the inner dimension is
+// cut into blocks of kKc, and for each block every kNr-column panel of B (kKc x kNr floats = 16 KB, L1-resident) is
+// swept by micro-kernels of kMr rows of A. A micro-kernel keeps a kMr x kNr block of C in accumulator registers
+// (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm): per step of the inner dimension it loads two vectors of
+// one B row, broadcasts one A value per row and issues 2 kMr FMAs, enough independent chains to cover the FMA
+// latency on both pipes. Neither operand is packed: the weights come from an
+// immutable mmap and MobileNet's activations are already row-major [pixels, channels], and B's panel rows are
+// 128 contiguous bytes, so the hardware prefetchers see a few regular streams.
+// Columns beyond a multiple of the vector width use masked loads and stores; rows beyond kMr a smaller kernel.
+#include "nn/gemm_kernel.h"
+
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
+// _mm512_undefined_ps of _mm512_min_ps).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include "nn/simd.h"
+
+#ifdef EC_SIMD
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace ec {
+namespace {
+
+using namespace simd;
+
+constexpr int kMr = kLanes == 16 ? 12 : 6;    // rows of a micro-tile: 2 kMr accumulators (of 32 or 16 registers)
+constexpr int kNr = 2 * kLanes;               // columns of a micro-tile: two vectors
+constexpr int64_t kKc = 4096 / kNr;           // inner-dimension block: B panel kKc x kNr (16 KB) stays in L1
+constexpr int64_t kTileRows = 16 * kMr;       // A block of a tile: kTileRows x kKc floats (96 KB), L2-resident
+constexpr int64_t kTileCols = 8 * kNr;
+constexpr int64_t kParallelMin = int64_t(1) << 15;  // multiply-adds below this run on one thread
+
+// What one micro-kernel call does with its accumulators besides the product (the K blocks of a tile share one
+// output: the first block starts from 0 or the old C and adds the bias, the last clamps).
+struct Step {
+    bool load_c;          // add the current C (accumulate, or a K block after the first)
+    const float* bias;    // bias + column, or null
+    bool clamp;
+    float lo, hi;
+};
+
+// C[MR x (kLanes (NV - 1) + width of the last vector)] op= A[MR x kc] x B[kc x ...]; `last` masks the last
+// vector's columns (kFull: all of them, and the loads and stores are unmasked).
+template <int MR, int NV, bool kFull>
+void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
+                  int64_t kc, Mask last, const Step& step) {
+    Vec acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = zero();
+    for (int64_t p = 0; p < kc; ++p) {
+        const float* brow = b + p * ldb;
+        Vec bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+            bv[v] = (kFull || v < NV - 1) ? load(brow + kLanes * v) : load(brow + kLanes * v, last);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            const Vec av = broadcast(a[r * a_row + p * a_col]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[r][v] = fma(av, bv[v], acc[r][v]);
+        }
+    }
+    const Vec lo = broadcast(step.lo), hi = broadcast(step.hi);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+        const bool full = kFull || v < NV - 1;
+        const Vec bias = !step.bias ? zero() : full ? load(step.bias + kLanes * v) : load(step.bias + kLanes * v, last);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            float* dst = c + r * ldc + kLanes * v;
+            Vec x = add(acc[r][v], bias);
+            if (step.load_c) x = add(x, full ? load(dst) : load(dst, last));
+            if (step.clamp) x = clamp(x, lo, hi);
+            if (full) store(dst, x);
+            else store(dst, x, last);
+        }
+    }
+}
+
+using MicroKernel = void (*)(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t, Mask,
+                             const Step&);
+
+template <int NV, bool kFull, int... R>
+constexpr MicroKernel pick_rows(int rows, std::integer_sequence<int, R...>) {
+    MicroKernel table[] = {micro_kernel<R + 1, NV, kFull>...};
+    return table[rows - 1];
+}
+
+// The micro-kernel for `rows` (1..kMr) rows and `cols` (1..kNr) columns.
+MicroKernel pick_kernel(int rows, int cols) {
+    using Rows = std::make_integer_sequence<int, kMr>;
+    if (cols == kNr) return pick_rows<2, true>(rows, Rows{});
+    if (cols > kLanes) return pick_rows<2, false>(rows, Rows{});
+    if (cols == kLanes) return pick_rows<1, true>(rows, Rows{});
+    return pick_rows<1, false>(rows, Rows{});
+}
+
+// The lanes of the last vector of a `cols`-column micro-tile.
+Mask last_mask(int cols) { return first_lanes(cols > kLanes ? cols - kLanes : cols); }
+
+struct Problem {
+    float* c;
+    int64_t ldc;
+    const float* a;
+    int64_t a_row, a_col;  // A[i, p] = a[i * a_row + p * a_col]
+    const float* b;
+    int64_t ldb;
+    bool b_transposed;  // B[p, j] = b[j * ldb + p] instead of b[p * ldb + j]
+    int64_t m, n, k;
+    GemmEpilogue epilogue;
+};
+
+// A transposed B's panel B[k0 .. k0 + kc, j .. j + cols) copied into the row-major kc x kNr layout the
+// micro-kernel loads (16 KB per tile and inner block, reused by every row micro-tile of the tile).
+void pack_transposed_panel(float* panel, const Problem& pr, int64_t k0, int64_t kc, int64_t j, int cols) {
+    for (int jj = 0; jj < cols; ++jj) {
+        const float* src = pr.b + (j + jj) * pr.ldb + k0;
+        for (int64_t p = 0; p < kc; ++p) panel[p * kNr + jj] = src[p];
+    }
+}
+
+// Output rows [r0, r1) x columns [c0, c1).
+void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    alignas(64) float panel[kKc * kNr];
+    const GemmEpilogue& ep = pr.epilogue;
+    const bool clamp = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
+    for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
+        const int64_t kc = std::min(kKc, pr.k - k0);
+        const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
+        for (int64_t j = c0; j < c1; j += kNr) {
+            const int cols = int(std::min<int64_t>(kNr, c1 - j));
+            const Step step{!first || ep.accumulate, first && ep.bias ? ep.bias + j : nullptr, last_block && clamp,
+                            ep.lo, ep.hi};
+            const Mask mask = last_mask(cols);
+            const float* b = pr.b + k0 * pr.ldb + j;
+            int64_t ldb = pr.ldb;
+            if (pr.b_transposed) {
+                pack_transposed_panel(panel, pr, k0, kc, j, cols);
+                b = panel, ldb = kNr;
+            }
+            MicroKernel full = pick_kernel(kMr, cols);
+            int64_t i = r0;
+            for (; i + kMr <= r1; i += kMr)
+                full(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col, pr.a_row, pr.a_col, b, ldb,
+                     kc, mask, step);
+            if (i < r1)
+                pick_kernel(int(r1 - i), cols)(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col,
+                                                pr.a_row, pr.a_col, b, ldb, kc, mask, step);
+        }
+    }
+}
+
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+}  // namespace
+
+bool gemm_kernel_available() { return true; }
+
+void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
+                 bool b_transposed, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue) {
+    if (m <= 0 || n <= 0) return;
+    const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_transposed, m, n, k, epilogue};
+    const int threads = m * n * k >= kParallelMin ? omp_get_max_threads() : 1;
+    // Tiles at most kTileRows x kTileCols (cache), then halved along the longer side until there are about 4
+    // per thread (a descheduled thread's share is taken by the others), never below one micro-tile.
+    int64_t tile_m = std::min(round_up(m, kMr), kTileRows), tile_n = std::min(round_up(n, kNr), kTileCols);
+    auto tiles = [&] { return ((m + tile_m - 1) / tile_m) * ((n + tile_n - 1) / tile_n); };
+    while (threads > 1 && tiles() < 4 * threads) {
+        if (tile_m >= tile_n && tile_m >= 2 * kMr) tile_m = round_up(tile_m / 2, kMr);
+        else if (tile_n >= 2 * kNr) tile_n = round_up(tile_n / 2, kNr);
+        else if (tile_m >= 2 * kMr) tile_m = round_up(tile_m / 2, kMr);
+        else break;
+    }
+    const int64_t row_tiles = (m + tile_m - 1) / tile_m, col_tiles = (n + tile_n - 1) / tile_n;
+#pragma omp parallel for schedule(dynamic) if (threads > 1)
+    for (int64_t t = 0; t < row_tiles * col_tiles; ++t) {
+        const int64_t r0 = (t / col_tiles) * tile_m, c0 = (t % col_tiles) * tile_n;
+        run_tile(pr, r0, std::min(m, r0 + tile_m), c0, std::min(n, c0 + tile_n));
+    }
+}
+
+}  // namespace ec
+
+#else  // no AVX-512 or AVX2: gemm.cpp keeps to Eigen
+
+namespace ec {
+bool gemm_kernel_available() { return false; }
+void gemm_kernel(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, bool, int64_t, int64_t,
+                 int64_t, const GemmEpilogue&) {}
+}  // namespace ec
+
+#endif

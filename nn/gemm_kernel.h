@@ -1,0 +1,21 @@
+// The register-blocked matrix product behind gemm() on AVX-512 or AVX2 + FMA builds (internal to nn/; nn/simd.h):
+// C = op(A) x op(B), with an optional fused epilogue (bias per column, clamp to [lo, hi]) so a convolution writes
+// its output once. Without either, gemm_kernel_available() is false and callers take the Eigen path of gemm.cpp.
+#pragma once
+#include <cstdint>
+
+#include "nn/gemm.h"
+
+namespace ec {
+
+// True when this build has the kernel (compiled with -mavx512f or -mavx2 -mfma, e.g. -march=native on Zen).
+bool gemm_kernel_available();
+
+// c[m x n] (row stride ldc) = epilogue(A x B) with A[i, p] = a[i * a_row + p * a_col]: (a_row, a_col) = (lda, 1)
+// for a row-major A, (1, lda) for a transposed one (the values a micro-kernel step broadcasts are then contiguous,
+// as in in^T x d_out); B[p, j] = b[p * ldb + j], or b[j * ldb + p] when b_transposed (packed per panel). Threads (OpenMP) take tiles of c dynamically; every value is summed in the same order whatever the
+// thread count. Call only when gemm_kernel_available().
+void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
+                 bool b_transposed, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue);
+
+}  // namespace ec

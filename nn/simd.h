@@ -1,0 +1,48 @@
+// The few vector operations the hand-written kernels use (internal to nn/), over the widest float vector the build
+// targets: AVX-512 (16 lanes, zmm, mask registers) or AVX2 + FMA (8 lanes, ymm, vector masks). EC_SIMD is defined
+// when one of them is; otherwise the kernels that include this keep to their portable (Eigen, plain loop) paths.
+// Masked loads read only the lanes the mask selects (no fault past the end of an array) and give 0 elsewhere;
+// masked stores write only those lanes.
+#pragma once
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define EC_SIMD 1
+#include <immintrin.h>
+
+namespace ec::simd {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+using Vec = __m512;
+using Mask = __mmask16;
+inline Mask first_lanes(int n) { return n >= kLanes ? Mask(0xFFFF) : Mask((1u << n) - 1); }
+inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
+inline Vec load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+inline void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline void store(float* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+inline Vec zero() { return _mm512_setzero_ps(); }
+inline Vec broadcast(float x) { return _mm512_set1_ps(x); }
+inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
+inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+// max(lo, x) then min(hi, .): the second operand is returned for NaN, so NaN passes (as in nn/activation.h).
+inline Vec clamp(Vec x, Vec lo, Vec hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
+#else
+constexpr int kLanes = 8;
+using Vec = __m256;
+using Mask = __m256i;
+inline Mask first_lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline Vec load(const float* p) { return _mm256_loadu_ps(p); }
+inline Vec load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+inline void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline void store(float* p, Vec v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+inline Vec zero() { return _mm256_setzero_ps(); }
+inline Vec broadcast(float x) { return _mm256_set1_ps(x); }
+inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+inline Vec clamp(Vec x, Vec lo, Vec hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
+#endif
+
+}  // namespace ec::simd
+#endif
