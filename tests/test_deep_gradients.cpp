@@ -8,7 +8,8 @@
 // figures and the number of ReLU/ReLU6 inputs within 1e-5 of a kink but not on it, below each tensor):
 //   - 10 of 12 images: every inner tensor within 1.5e-6 of its max; 4 images: the input gradient too.
 //   - flipped elements (above kTightTol of max): input gradient up to 8465 of 150528 (5.6 %, n03825788_nipple, an
-//     upscaled image), inner tensors up to 287 of 25088 (1.1 %, same image; also parrot); worst single element
+//     upscaled image), inner tensors up to 287 of 25088 (1.1 %, same image; also parrot; 905 = 3.6 % for the Keras
+//     model's goldfish with the register-blocked GEMM, whose sums run in another order); worst single element
 //     2.2e-2 of max (input gradient of the greyscale pencil sharpener, whose flat regions flip together).
 // So every gradient is checked in two parts: all elements within kLooseTol of the max, and all but a fraction
 // (kMaxFlippedInput / kMaxFlippedInner) within kTightTol; and at most kMaxFlippedInnerTensors of the 36 inner
@@ -32,7 +33,7 @@ using namespace ec;
 constexpr float kTightTol = 1e-5f;            // 7x the worst of the tensors without flips (1.5e-6)
 constexpr float kLooseTol = 3e-2f;            // measured 2.2e-2
 constexpr double kMaxFlippedInput = 0.08;     // measured 5.6 %
-constexpr double kMaxFlippedInner = 0.02;     // measured 1.1 %
+constexpr double kMaxFlippedInner = 0.08;     // measured 1.1 % (Eigen GEMM), 3.6 % (AVX2 micro-kernels)
 constexpr int kMaxFlippedInnerTensors = 8;    // of 36; measured 4
 
 std::string deep_text(const std::string& folder) {
