@@ -22,5 +22,6 @@ int cmd_layers(const std::vector<std::string>& args);
 int cmd_explain(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_summarize(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
 
 }  // namespace ec::cli

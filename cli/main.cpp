@@ -20,6 +20,7 @@ const CommandInfo kCommands[] = {
     {"explain", cmd_explain, "CAM overlays, raw maps and the grid figure for images"},
     {"evaluate", cmd_evaluate, "faithfulness and localisation metrics of the CAMs and baselines"},
     {"summarize", cmd_summarize, "merge evaluate CSVs (e.g. shards) into one table"},
+    {"report", cmd_report, "HTML audit report of images (and evaluate/sanity CSVs); --walkthrough: one image step by step"},
     {nullptr, nullptr, nullptr},
 };
 
