@@ -23,7 +23,7 @@ nav a{margin-right:.6em}.input{border-top:1px solid #ddd;padding-top:.5em}svg{ba
 .atlas figure img{width:84px;image-rendering:pixelated}.pixelated{image-rendering:pixelated})";
 
 // Sorts a table's body by the clicked column: numeric when both keys parse as numbers, else text.
-const char* kScript = R"(document.querySelectorAll("table.sortable th").forEach(function(th,col){
+const char* kScript = R"(document.querySelectorAll("table.sortable th").forEach(function(th){var col=th.cellIndex;
 th.addEventListener("click",function(){var t=th.closest("table"),b=t.tBodies[0],asc=!th.classList.contains("sorted-asc");
 t.querySelectorAll("th").forEach(function(h){h.classList.remove("sorted-asc","sorted-desc");});
 th.classList.add(asc?"sorted-asc":"sorted-desc");
