@@ -1,7 +1,8 @@
 // The report pages in a real browser: headless Chromium opens the index page and the walkthrough, takes a
 // screenshot of each, and the test checks that they rendered: the screenshot has the window's size, is not
 // blank (most of it not one colour, and pictures drawn: many saturated pixels), and Chromium reported no
-// console error or uncaught exception. Skipped by default (Chromium is not a build dependency and starts
+// console error or uncaught exception; on the index page (with one test script added) a click on a column
+// header sorts the table both ways. Skipped by default (Chromium is not a build dependency and starts
 // slowly); `make test-browser` installs Chromium when it can and runs it with ENTROPYCAM_CHROMIUM set.
 #include <sys/wait.h>
 
@@ -21,13 +22,14 @@ struct Shot {
 };
 
 // One page load. The flags keep Chromium off the network and out of the user's profile.
-Shot screenshot(const std::string& chromium, const std::string& page, const std::string& dir) {
+// With dump_dom the page's DOM after its scripts ran is printed into the log too (same load).
+Shot screenshot(const std::string& chromium, const std::string& page, const std::string& dir, bool dump_dom = false) {
     test::TempDir profile;
     const std::string png = dir + "/shot.png", log = dir + "/chromium.log";
     const std::string cmd = "timeout 120 '" + chromium + "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
                             "--disable-background-networking --disable-component-update --disable-sync --user-data-dir='" +
                             profile.path + "' --enable-logging=stderr --v=0 --screenshot='" + png +
-                            "' --window-size=1200,900 'file://" + page + "' >'" + log + "' 2>&1";
+                            "' " + std::string(dump_dom ? "--dump-dom " : "") + "--window-size=1200,900 'file://" + page + "' >'" + log + "' 2>&1";
     const int status = std::system(cmd.c_str());
     Shot shot;
     shot.log = test::read_text(log);
@@ -86,6 +88,17 @@ TEST_CASE("browser: headless Chromium renders the report and the walkthrough wit
     REQUIRE(r.exit_code == 0);
     r = test::run_cli("report --model '" + model + "' --walkthrough '" + fish + "' --out '" + dir.path + "/w'");
     REQUIRE(r.exit_code == 0);
-    check_rendered(screenshot(chromium, dir.path + "/r/index.html", dir.path), "index.html");
+    // The index page plus one test script that clicks the probability header of the first top-5 table twice and
+    // records the rank column after each click in the title: the page's own script must sort it both ways.
+    std::string html = test::read_text(dir.path + "/r/index.html");
+    const size_t body_end = html.rfind("</body>");
+    REQUIRE(body_end != std::string::npos);
+    html.insert(body_end, "<script>var t=document.querySelectorAll(\"#input-1 table\")[0],h=t.tHead.rows[0].cells[3];"
+                          "function ranks(){return Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[0].textContent;}).join(\",\");}"
+                          "h.click();var a=ranks();h.click();document.title=\"sorted:\"+a+\"/\"+ranks()+\":end\";</script>");
+    write_file_atomic(dir.path + "/r/index-sort-test.html", html);
+    const Shot index = screenshot(chromium, dir.path + "/r/index-sort-test.html", dir.path, true);
+    check_rendered(index, "index.html");
+    CHECK(index.log.find("sorted:5,4,3,2,1/1,2,3,4,5:end") != std::string::npos);  // ascending, then descending
     check_rendered(screenshot(chromium, dir.path + "/w/walkthrough.html", dir.path), "walkthrough.html");
 }
