@@ -86,6 +86,38 @@ int run_walkthrough(const Args& a, const Model& model, const Network& net, const
     return kExitOk;
 }
 
+// Explains input number i (0-based) of the run, writes its input and overlay PNGs under out_dir/img, and
+// returns what the page shows of it; its row of the page's grid goes to `grid`.
+ReportInput explain_one(const Model& model, const Network& net, Session& session, const ExplainPlan& plan,
+                        const std::string& path, size_t i, const std::string& out_dir, std::vector<GridRow>& grid) {
+    const LoadedInput in = load_input(path, model.preprocessing);
+    const ImageU8& display = in.display;
+    InputExplanation ex = explain_input(net, session, plan, in.input, {display.height, display.width});
+    const ClassExplanation& c = ex.classes.at(0);
+    char number[24];
+    std::snprintf(number, sizeof number, "%04zu", i + 1);
+    const std::string base = std::string("img/") + number + "_" + file_stem(path);  // the number keeps equal stems apart
+    ReportInput r;
+    r.path = path;
+    r.image = base + "_input.png";
+    write_png(out_dir + "/" + r.image, display);
+    r.explained = {c.cls, label_of(model, c.cls), c.prob};
+    for (const ExplainWarning& w : ex.warnings)
+        if (w.kind != ExplainWarningKind::ClassFree) r.warnings.push_back(w.message);  // ClassFree is run-wide
+    GridRow gr{display, {}, grid_row_label(r.explained.label, c.prob)};
+    for (const ExplainedMap& m : c.maps) {
+        r.overlays.push_back(base + "_" + cam_method_name(m.method) + ".png");
+        write_png(out_dir + "/" + r.overlays.back(), overlay_heatmap(display, m.upsampled));
+        std::vector<std::string> mw;
+        for (const ExplainWarning& w : m.warnings) mw.push_back(w.message);
+        r.map_warnings.push_back(mw);
+        gr.maps.push_back(m.normalized);
+    }
+    for (const Prediction& pr : classify_input(net, session, in.input, 5)) r.top5.push_back({pr.index, label_of(model, pr.index), pr.prob});
+    grid.push_back(std::move(gr));
+    return r;
+}
+
 }  // namespace
 
 int cmd_report(const std::vector<std::string>& argv) {
@@ -125,33 +157,7 @@ int cmd_report(const std::vector<std::string>& argv) {
         std::vector<GridRow> grid;
         for (size_t i = size_t(p) * size_t(per_page); i < inputs.size() && i < size_t(p + 1) * size_t(per_page); ++i) {
             std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, inputs.size(), inputs[i].c_str());
-            const LoadedInput in = load_input(inputs[i], model.preprocessing);
-            const ImageU8& display = in.display;
-            InputExplanation ex = explain_input(net, session, plan, in.input, {display.height, display.width});
-            const ClassExplanation& c = ex.classes.at(0);
-            char number[24];
-            std::snprintf(number, sizeof number, "%04zu", i + 1);
-            const std::string base = std::string("img/") + number + "_" + file_stem(inputs[i]);
-            ReportInput r;
-            r.path = inputs[i];
-            r.image = base + "_input.png";
-            write_png(out_dir + "/" + r.image, display);
-            r.explained = {c.cls, label_of(model, c.cls), c.prob};
-            for (const ExplainWarning& w : ex.warnings)
-                if (w.kind != ExplainWarningKind::ClassFree) r.warnings.push_back(w.message);  // ClassFree is run-wide
-            GridRow gr{display, {}, grid_row_label(r.explained.label, c.prob)};
-            for (const ExplainedMap& m : c.maps) {
-                r.overlays.push_back(base + "_" + cam_method_name(m.method) + ".png");
-                write_png(out_dir + "/" + r.overlays.back(), overlay_heatmap(display, m.upsampled));
-                std::vector<std::string> mw;
-                for (const ExplainWarning& w : m.warnings) mw.push_back(w.message);
-                r.map_warnings.push_back(mw);
-                gr.maps.push_back(m.normalized);
-            }
-            for (const Prediction& pr : classify_input(net, session, in.input, 5))
-                r.top5.push_back({pr.index, label_of(model, pr.index), pr.prob});
-            grid.push_back(std::move(gr));
-            report.push_back(std::move(r));
+            report.push_back(explain_one(model, net, session, plan, inputs[i], i, out_dir, grid));
         }
         GridStyle style;
         if (grid.size() > 10) { style.cell = 112; style.text_scale = 1; }  // a long page keeps a readable figure size

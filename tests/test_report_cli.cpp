@@ -129,3 +129,17 @@ TEST_CASE("report CLI: bad flags, inputs and CSVs: one line, non-zero exit, noth
         CHECK(!exists(dir));
     }
 }
+
+TEST_CASE("report CLI: at the input of global pooling every input's section carries the degeneracy warning") {
+    test::TempDir out;
+    test::CliResult r = test::run_cli("report --model '" + model_file() + "' --layer MobilenetV2/Conv_1/Relu6 --methods gradcam,gradentropycam --out '" +
+                                      out.path + "' '" + test::shared_path("images/coral/cat.bmp") + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string html = test::read_text(out.path + "/index.html");
+    const size_t section = html.find("id=\"input-1\"");
+    REQUIRE(section != std::string::npos);
+    CHECK(html.find("constant over space", section) != std::string::npos);
+    CHECK(html.find("does not depend on the class") == std::string::npos);  // Feature Entropy-CAM not asked for
+    CHECK(html.find("MobilenetV2/Conv_1/Relu6 [1,7,7,1280]") != std::string::npos);  // the settings name the layer
+}
