@@ -108,43 +108,36 @@ std::string curve_plots(const CsvTable& t, const std::string& name, size_t metho
     return s;
 }
 
-}  // namespace
 
-std::string evaluate_section(const CsvTable& t, const std::string& name) {
-    const size_t input = column_of(t, "input", name), method = column_of(t, "method", name);
-    const size_t cls = column_of(t, "class", name), label = column_of(t, "label", name), prob = column_of(t, "prob", name);
-    const size_t model = column_of(t, "model", name), layer = column_of(t, "layer", name);
-    size_t metric_col[kEvalMetricCount];
-    for (int k = 0; k < kEvalMetricCount; ++k) metric_col[k] = column_of(t, eval_metric_column(k), name);
-    std::string s = "<section class=\"evaluate\" data-csv=\"" + html_escape(name) + "\">\n<h3>Evaluation: " + html_escape(name) + "</h3>\n";
-    std::vector<std::string> models = distinct(t, model), layers = distinct(t, layer);
-    auto joined = [](const std::vector<std::string>& v) { std::string o; for (const auto& x : v) o += (o.empty() ? "" : ", ") + x; return o; };
-    s += "<p>" + std::to_string(distinct(t, input).size()) + " inputs; model " + html_escape(joined(models)) + "; layer " +
-         html_escape(joined(layers)) + ". Mean &plusmn; 95 % confidence interval (1.96 sd / &radic;n) per method. Click a column to sort.</p>\n";
-
-    // The means table, one row per method; data-value holds the mean at full precision.
-    HtmlTable means{"eval-means", {"method", "images"}, {}};
-    for (int k = 0; k < kEvalMetricCount; ++k) means.header.push_back(eval_metric_title(k));
-    std::vector<std::string> methods = distinct(t, method);
-    std::vector<Stat> del(methods.size()), ins(methods.size());
-    for (size_t m = 0; m < methods.size(); ++m) {
-        Stat st[kEvalMetricCount];
-        long images = 0;
-        for (size_t r = 0; r < t.rows.size(); ++r) {
-            if (t.rows[r][method] != methods[m]) continue;
-            ++images;
-            for (int k = 0; k < kEvalMetricCount; ++k) st[k].add(field_number(t.rows[r][metric_col[k]], name, r));
-        }
-        del[m] = st[kDeletion];
-        ins[m] = st[kInsertion];
-        std::vector<HtmlCell> row = {{eval_method_title(methods[m]), methods[m]}, {std::to_string(images), std::to_string(images)}};
-        for (int k = 0; k < kEvalMetricCount; ++k)
-            row.push_back({st[k].n ? format_number(st[k].mean(), 4) + " ± " + format_number(st[k].ci95(), 2) : "n/a", full(st[k].mean())});
-        means.rows.push_back(row);
+// The evaluate CSV's columns, found by name.
+struct EvalColumns {
+    size_t input, method, cls, label, prob, model, layer, metric[kEvalMetricCount];
+    EvalColumns(const CsvTable& t, const std::string& name)
+        : input(column_of(t, "input", name)), method(column_of(t, "method", name)), cls(column_of(t, "class", name)),
+          label(column_of(t, "label", name)), prob(column_of(t, "prob", name)), model(column_of(t, "model", name)),
+          layer(column_of(t, "layer", name)) {
+        for (int k = 0; k < kEvalMetricCount; ++k) metric[k] = column_of(t, eval_metric_column(k), name);
     }
-    s += html_table(means);
+};
 
-    // AUC charts: the CSV holds one AUC per image and method.
+// Every CSV row with its exact numbers as data-value (the text shows 4 significant digits).
+std::string eval_rows_table(const CsvTable& t, const std::string& name, const EvalColumns& c) {
+    HtmlTable per{"eval-rows", {"input", "method", "class", "label", "prob"}, {}};
+    for (int k = 0; k < kEvalMetricCount; ++k) per.header.push_back(eval_metric_title(k));
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+        const auto& f = t.rows[r];
+        std::vector<HtmlCell> row = {{f[c.input], ""}, {eval_method_title(f[c.method]), f[c.method]}, {f[c.cls], f[c.cls]},
+                                     {f[c.label], ""}, {format_number(field_number(f[c.prob], name, r), 4), f[c.prob]}};
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            row.push_back({format_number(field_number(f[c.metric[k]], name, r), 4), f[c.metric[k]]});
+        per.rows.push_back(row);
+    }
+    return "<details><summary>Per-image scores (" + std::to_string(t.rows.size()) + " rows)</summary>\n" + html_table(per) + "</details>\n";
+}
+
+// Mean Deletion and Insertion AUC per method with 95 % whiskers.
+std::string auc_charts(const std::vector<std::string>& methods, const std::vector<Stat>& del, const std::vector<Stat>& ins) {
+    std::string s;
     for (int k : {int(kDeletion), int(kInsertion)}) {
         SvgBars bars;
         bars.y_label = eval_metric_title(k);
@@ -156,40 +149,16 @@ std::string evaluate_section(const CsvTable& t, const std::string& name) {
         }
         s += "<figure class=\"auc\">" + svg_bar_chart(bars) + "<figcaption>Mean " + eval_metric_title(k) + " per method</figcaption></figure>";
     }
-    const std::string curves = curve_plots(t, name, method);
-    if (curves.empty())
-        s += "<p class=\"note\">This CSV holds the area under each Deletion and Insertion curve, not the curves' points, so "
-             "the charts show the mean AUCs (with 95 % intervals) instead of the mean curves.</p>\n";
-    else
-        s += curves;
-
-    HtmlTable per{"eval-rows", {"input", "method", "class", "label", "prob"}, {}};
-    for (int k = 0; k < kEvalMetricCount; ++k) per.header.push_back(eval_metric_title(k));
-    for (size_t r = 0; r < t.rows.size(); ++r) {
-        const auto& f = t.rows[r];
-        std::vector<HtmlCell> row = {{f[input], ""}, {eval_method_title(f[method]), f[method]}, {f[cls], f[cls]}, {f[label], ""},
-                                     {format_number(field_number(f[prob], name, r), 4), f[prob]}};
-        for (int k = 0; k < kEvalMetricCount; ++k)
-            row.push_back({format_number(field_number(f[metric_col[k]], name, r), 4), f[metric_col[k]]});
-        per.rows.push_back(row);
-    }
-    s += "<details><summary>Per-image scores (" + std::to_string(t.rows.size()) + " rows)</summary>\n" + html_table(per) + "</details>\n";
-    return s + "</section>\n";
+    return s;
 }
 
-std::string sanity_section(const CsvTable& t, const std::string& name) {
-    const size_t input = column_of(t, "input", name), method = column_of(t, "method", name);
-    const size_t test = column_of(t, "test", name), step = column_of(t, "step", name);
-    const char* kScores[] = {"spearman_abs", "spearman", "ssim", "hog"};
-    size_t score_col[4];
-    for (int k = 0; k < 4; ++k) score_col[k] = column_of(t, kScores[k], name);
-    std::string s = "<section class=\"sanity\" data-csv=\"" + html_escape(name) + "\">\n<h3>Sanity checks: " + html_escape(name) + "</h3>\n";
-    s += "<p>" + std::to_string(distinct(t, input).size()) + " inputs. Randomisation tests (Adebayo 2018): the map of a "
-         "network whose weights were randomised should differ from the original; a method whose similarity stays high "
-         "does not depend on what the network learnt. Lower similarity is better.</p>\n";
-    const std::vector<std::string> methods = distinct(t, method);
+const char* const kSanityScores[] = {"spearman_abs", "spearman", "ssim", "hog"};
 
-    // Randomisation curves: mean score per method over the steps, in the order the steps first appear.
+// Per randomisation test, per score: the mean over inputs per method and step, steps in order of appearance.
+std::string randomisation_plots(const CsvTable& t, const std::string& name, size_t method, size_t test, size_t step,
+                                const size_t (&score)[4]) {
+    std::string s;
+    const std::vector<std::string> methods = distinct(t, method);
     for (const char* kind : {"cascading", "independent"}) {
         std::vector<std::string> steps;
         for (const auto& r : t.rows)
@@ -203,7 +172,7 @@ std::string sanity_section(const CsvTable& t, const std::string& name) {
                     Stat st;
                     for (size_t r = 0; r < t.rows.size(); ++r)
                         if (t.rows[r][test] == kind && t.rows[r][method] == m && t.rows[r][step] == steps[i])
-                            st.add(field_number(t.rows[r][score_col[k]], name, r));
+                            st.add(field_number(t.rows[r][score[k]], name, r));
                     se.x.push_back(double(i));
                     se.y.push_back(st.mean());
                 }
@@ -211,40 +180,95 @@ std::string sanity_section(const CsvTable& t, const std::string& name) {
             }
             SvgPlotStyle style;
             style.x_label = std::string(kind) + " randomisation step (0 = " + steps.front() + ", last = " + steps.back() + ")";
-            style.y_label = std::string("mean ") + kScores[k];
+            style.y_label = std::string("mean ") + kSanityScores[k];
             style.y_min = style.y_max = 0;
             s += "<figure class=\"randomisation\" data-test=\"" + std::string(kind) + "\">" + svg_line_plot(series, style) +
-                 "<figcaption>" + kind + " randomisation: mean " + kScores[k] + " per method</figcaption></figure>";
+                 "<figcaption>" + kind + " randomisation: mean " + kSanityScores[k] + " per method</figcaption></figure>";
         }
     }
+    return s;
+}
 
-    // Class sensitivity: one row per method and test; the map for another class should differ.
+// One row per method and class test: the mean of each score.
+HtmlTable class_sensitivity(const CsvTable& t, const std::string& name, size_t method, size_t test, const size_t (&score)[4]) {
     HtmlTable cls{"sanity-class", {"method", "test", "rows"}, {}};
-    for (const char* k : kScores) cls.header.push_back(std::string("mean ") + k);
-    for (const std::string& m : methods)
+    for (const char* k : kSanityScores) cls.header.push_back(std::string("mean ") + k);
+    for (const std::string& m : distinct(t, method))
         for (const char* kind : {"class_bottom", "class_top2"}) {
             Stat st[4];
             long n = 0;
             for (size_t r = 0; r < t.rows.size(); ++r) {
                 if (t.rows[r][method] != m || t.rows[r][test] != kind) continue;
                 ++n;
-                for (int k = 0; k < 4; ++k) st[k].add(field_number(t.rows[r][score_col[k]], name, r));
+                for (int k = 0; k < 4; ++k) st[k].add(field_number(t.rows[r][score[k]], name, r));
             }
             if (!n) continue;
             std::vector<HtmlCell> row = {{eval_method_title(m), m}, {kind, ""}, {std::to_string(n), std::to_string(n)}};
             for (int k = 0; k < 4; ++k) row.push_back({format_number(st[k].mean(), 4), full(st[k].mean())});
             cls.rows.push_back(row);
         }
+    return cls;
+}
+
+}  // namespace
+
+std::string evaluate_section(const CsvTable& t, const std::string& name) {
+    const EvalColumns c(t, name);
+    std::string s = "<section class=\"evaluate\" data-csv=\"" + html_escape(name) + "\">\n<h3>Evaluation: " + html_escape(name) + "</h3>\n";
+    auto joined = [](const std::vector<std::string>& v) { std::string o; for (const auto& x : v) o += (o.empty() ? "" : ", ") + x; return o; };
+    s += "<p>" + std::to_string(distinct(t, c.input).size()) + " inputs; model " + html_escape(joined(distinct(t, c.model))) +
+         "; layer " + html_escape(joined(distinct(t, c.layer))) +
+         ". Mean &plusmn; 95 % confidence interval (1.96 sd / &radic;n) per method. Click a column to sort.</p>\n";
+
+    // The means table, one row per method; data-value holds the mean at full precision.
+    HtmlTable means{"eval-means", {"method", "images"}, {}};
+    for (int k = 0; k < kEvalMetricCount; ++k) means.header.push_back(eval_metric_title(k));
+    const std::vector<std::string> methods = distinct(t, c.method);
+    std::vector<Stat> del(methods.size()), ins(methods.size());
+    for (size_t m = 0; m < methods.size(); ++m) {
+        Stat st[kEvalMetricCount];
+        long images = 0;
+        for (size_t r = 0; r < t.rows.size(); ++r) {
+            if (t.rows[r][c.method] != methods[m]) continue;
+            ++images;
+            for (int k = 0; k < kEvalMetricCount; ++k) st[k].add(field_number(t.rows[r][c.metric[k]], name, r));
+        }
+        del[m] = st[kDeletion];
+        ins[m] = st[kInsertion];
+        std::vector<HtmlCell> row = {{eval_method_title(methods[m]), methods[m]}, {std::to_string(images), std::to_string(images)}};
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            row.push_back({st[k].n ? format_number(st[k].mean(), 4) + " ± " + format_number(st[k].ci95(), 2) : "n/a", full(st[k].mean())});
+        means.rows.push_back(row);
+    }
+    s += html_table(means) + auc_charts(methods, del, ins);
+    const std::string curves = curve_plots(t, name, c.method);
+    if (curves.empty())
+        s += "<p class=\"note\">This CSV holds the area under each Deletion and Insertion curve, not the curves' points, so "
+             "the charts show the mean AUCs (with 95 % intervals) instead of the mean curves.</p>\n";
+    return s + curves + eval_rows_table(t, name, c) + "</section>\n";
+}
+
+std::string sanity_section(const CsvTable& t, const std::string& name) {
+    const size_t input = column_of(t, "input", name), method = column_of(t, "method", name);
+    const size_t test = column_of(t, "test", name), step = column_of(t, "step", name);
+    size_t score[4];
+    for (int k = 0; k < 4; ++k) score[k] = column_of(t, kSanityScores[k], name);
+    std::string s = "<section class=\"sanity\" data-csv=\"" + html_escape(name) + "\">\n<h3>Sanity checks: " + html_escape(name) + "</h3>\n";
+    s += "<p>" + std::to_string(distinct(t, input).size()) + " inputs. Randomisation tests (Adebayo 2018): the map of a "
+         "network whose weights were randomised should differ from the original; a method whose similarity stays high "
+         "does not depend on what the network learnt. Lower similarity is better.</p>\n";
+    s += randomisation_plots(t, name, method, test, step, score);
+    const HtmlTable cls = class_sensitivity(t, name, method, test, score);
     if (!cls.rows.empty())
         s += "<h4>Class sensitivity</h4>\n<p>Similarity between the map of the explained class and the map of the "
              "least likely class (class_bottom) or the second most likely class (class_top2).</p>\n" + html_table(cls);
 
     HtmlTable all{"sanity-rows", {"input", "method", "test", "step"}, {}};
-    for (const char* k : kScores) all.header.push_back(k);
+    for (const char* k : kSanityScores) all.header.push_back(k);
     for (size_t r = 0; r < t.rows.size(); ++r) {
         const auto& f = t.rows[r];
         std::vector<HtmlCell> row = {{f[input], ""}, {eval_method_title(f[method]), f[method]}, {f[test], ""}, {f[step], ""}};
-        for (int k = 0; k < 4; ++k) row.push_back({format_number(field_number(f[score_col[k]], name, r), 4), f[score_col[k]]});
+        for (int k = 0; k < 4; ++k) row.push_back({format_number(field_number(f[score[k]], name, r), 4), f[score[k]]});
         all.rows.push_back(row);
     }
     s += "<details><summary>Every row (" + std::to_string(t.rows.size()) + ")</summary>\n" + html_table(all) + "</details>\n";
