@@ -164,7 +164,7 @@ std::string svg_bar_chart(const SvgBars& bars) {
     }
     if (hi == lo) hi = lo + 1;
     const bool labels = !bars.labels.empty() && n <= 40;
-    Frame f{56, double(bars.width) - 10, 10, double(bars.height) - (labels ? 60 : 30), 0, double(std::max<size_t>(n, 1)), lo, hi};
+    Frame f{56, double(bars.width) - (labels ? 60 : 10), 10, double(bars.height) - (labels ? 110 : 30), 0, double(std::max<size_t>(n, 1)), lo, hi};
     std::string s = "<svg width=\"" + std::to_string(bars.width) + "\" height=\"" +
                     std::to_string(bars.height) + "\" role=\"img\">" + axes(f, "", bars.y_label);
     // The x ticks of axes() are meaningless for bars: cover them with the label band.

@@ -56,7 +56,7 @@ struct SvgBars {
     std::vector<std::string> labels;       // empty = none
     std::vector<std::string> colors;       // per bar CSS colour; empty = one colour
     std::string y_label;
-    int width = 520, height = 220;
+    int width = 520, height = 300;
 };
 std::string svg_bar_chart(const SvgBars& bars);
 

@@ -132,6 +132,7 @@ std::string weights_part(const ExplainedMap& m, const FeatureMapView& act, const
     SvgBars bars;
     bars.y_label = "weight w_k";
     bars.width = 1100;
+    bars.height = 220;
     for (size_t k = 0; k < w.size(); ++k) bars.values.push_back(w[k]);
     s += "<figure class=\"weights\">" + svg_bar_chart(bars) + "<figcaption>w<sub>k</sub> of all " + std::to_string(w.size()) +
          " channels, in channel order</figcaption></figure>\n";
