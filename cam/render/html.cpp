@@ -135,7 +135,7 @@ std::string svg_line_plot(const std::vector<SvgSeries>& series, const SvgPlotSty
             ymin = std::min(ymin, s.y[i]); ymax = std::max(ymax, s.y[i]);
         }
     if (any) { f.x0 = xmin; f.x1 = xmax > xmin ? xmax : xmin + 1; }
-    if (style.y_min == style.y_max) { f.y0 = any ? ymin : 0; f.y1 = any && ymax > ymin ? ymax : f.y0 + 1; }
+    if (style.y_min == style.y_max) { f.y0 = std::min(any ? ymin : 0.0, 0.0); f.y1 = std::max(any ? ymax : 1.0, 1.0); }
     std::string s = "<svg width=\"" + std::to_string(style.width) + "\" height=\"" +
                     std::to_string(style.height) + "\" role=\"img\">" + axes(f, style.x_label, style.y_label);
     for (size_t k = 0; k < series.size(); ++k) {

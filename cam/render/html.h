@@ -42,7 +42,7 @@ struct SvgSeries {
 struct SvgPlotStyle {
     int width = 520, height = 300;
     std::string x_label, y_label;
-    double y_min = 0, y_max = 1;  // y range; when y_min == y_max it is taken from the data
+    double y_min = 0, y_max = 1;  // y range; when y_min == y_max: the data's range widened to hold [0, 1]
 };
 // An inline <svg> line plot with axes, 5 ticks per axis, one colour per series and a legend.
 std::string svg_line_plot(const std::vector<SvgSeries>& series, const SvgPlotStyle& style);
