@@ -2,6 +2,7 @@
 // --walkthrough, one image explained step by step (DIR/walkthrough.html, images inline). The model, layer,
 // methods, inputs and CSVs are all checked before anything is written; the pages are built by
 // cam/render/html_report.h and html_walkthrough.h; this file runs the pipeline, writes files and prints paths.
+#include <cctype>
 #include <cstdio>
 
 #include "api/network.h"
@@ -96,7 +97,11 @@ ReportInput explain_one(const Model& model, const Network& net, Session& session
     const ClassExplanation& c = ex.classes.at(0);
     char number[24];
     std::snprintf(number, sizeof number, "%04zu", i + 1);
-    const std::string base = std::string("img/") + number + "_" + file_stem(path);  // the number keeps equal stems apart
+    // The number keeps equal stems apart; characters a URL would read specially (# ? % space ...) become _.
+    std::string stem = file_stem(path);
+    for (char& ch : stem)
+        if (!std::isalnum((unsigned char)ch) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+    const std::string base = std::string("img/") + number + "_" + stem;
     ReportInput r;
     r.path = path;
     r.image = base + "_input.png";

@@ -36,7 +36,7 @@ inline std::vector<std::string> outside_references(const std::string& html, cons
     for (const std::string& link : html_links(html)) {
         if (link.rfind("data:", 0) == 0 || (!link.empty() && link[0] == '#')) continue;
         if (link.empty() || link[0] == '/' || link.find("//") != std::string::npos || link.find("..") != std::string::npos ||
-            link.find(':') != std::string::npos) {
+            link.find(':') != std::string::npos || link.find_first_of("#?% ") != std::string::npos) {
             problems.push_back("link leaves the folder: " + link);
             continue;
         }
