@@ -117,6 +117,22 @@ demo: deps
 	@test -d "$(SHARED)/images/imagenet-dev" || { echo "entropycam: the demo images are not at $(SHARED)/images/imagenet-dev; set SHARED=DIR" >&2; exit 1; }
 	$(CLI) explain --out out/demo $(DEMO_IMAGES:%=$(SHARED)/images/imagenet-dev/%.JPEG)
 	@echo "demo figure: $(abspath out/demo/grid.png)"
+	$(CLI) report --out out/demo/report $(DEMO_IMAGES:%=$(SHARED)/images/imagenet-dev/%.JPEG)
+	$(CLI) report --walkthrough $(SHARED)/images/imagenet-dev/n01443537_goldfish.JPEG --out out/demo/report
 
 # `make fuzz` and `make sanitize`.
 include tests/fuzz/fuzz.mk
+
+# The report pages in headless Chromium (tests/test_report_browser.cpp): installs the Debian package
+# `chromium` when it is missing; where it cannot be installed, says so in one line and skips.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+.PHONY: test-browser
+test-browser: $(TESTS) $(CLI)
+	@chromium="$(CHROMIUM)"; \
+	if [ -z "$$chromium" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } >/dev/null 2>&1; \
+	  chromium=$$(command -v chromium || command -v chromium-browser); \
+	fi; \
+	if [ -z "$$chromium" ]; then echo "test-browser: skipped: chromium is not installed and could not be installed (apt-get install chromium)"; exit 0; fi; \
+	ENTROPYCAM_CHROMIUM=$$chromium ENTROPYCAM_CLI=$(abspath $(CLI)) $(TESTS) -tc="browser*" --no-skip

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "api/network.h"
 #include "cam/eval/sanity.h"
 #include "cam/postprocess.h"
 #include "cam/render/render.h"
@@ -112,7 +113,7 @@ int cmd_sanity(const std::vector<std::string>& argv) {
     const std::string csv_path = a.get("--csv"), out_dir = a.get("--out");
 
     // ---- Check everything before the long run starts. ----
-    const Model model = load_model(resolve_model(a.get("--model", "mobilenet_v2_1.0_224_quant")));
+    const Model model = open_model(a.get("--model", kDefaultModel));
     const Graph& g = model.graph;
     SanityOptions opt;
     opt.explain.target = a.has("--layer") ? g.tensor(a.get("--layer")) : default_cam_target(g, model.logits);

@@ -24,5 +24,6 @@ int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_summarize(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_sanity(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
 
 }  // namespace ec::cli

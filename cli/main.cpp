@@ -22,6 +22,7 @@ const CommandInfo kCommands[] = {
     {"summarize", cmd_summarize, "merge evaluate CSVs (e.g. shards) into one table"},
     {"sanity", cmd_sanity, "do the maps change when the model is randomised, or the class changes?"},
     {"bench", cmd_bench, "time model load, forward, backward and explain (median and minimum)"},
+    {"report", cmd_report, "HTML audit report of images (and evaluate/sanity CSVs); --walkthrough: one image step by step"},
     {nullptr, nullptr, nullptr},
 };
 
