@@ -22,5 +22,8 @@ int cmd_layers(const std::vector<std::string>& args);
 int cmd_explain(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_summarize(const std::vector<std::string>& args);
+int cmd_synth(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_synth_grid(const std::vector<std::string>& args);
 
 }  // namespace ec::cli

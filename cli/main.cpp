@@ -20,6 +20,9 @@ const CommandInfo kCommands[] = {
     {"explain", cmd_explain, "CAM overlays, raw maps and the grid figure for images"},
     {"evaluate", cmd_evaluate, "faithfulness and localisation metrics of the CAMs and baselines"},
     {"summarize", cmd_summarize, "merge evaluate CSVs (e.g. shards) into one table"},
+    {"synth", cmd_synth, "write the synthetic shapes benchmark (images, evidence masks, labels.csv)"},
+    {"train", cmd_train, "train a vgg or gap CNN on a synth folder with the hand-written backward pass"},
+    {"synth-grid", cmd_synth_grid, "explanations of synth images with the evidence mask outlined"},
     {nullptr, nullptr, nullptr},
 };
 

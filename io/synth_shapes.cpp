@@ -54,9 +54,17 @@ struct Colour {
     int r, g, b;
 };
 
-Colour random_colour(SplitMix64& rng) { return {rng.below(256), rng.below(256), rng.below(256)}; }
+// A bright colour of any hue: each channel uniform in 0..255, one random channel raised to 170..255. Objects and
+// clutter draw from this one distribution, so colour says nothing about which is which, nor about the class.
+Colour bright_colour(SplitMix64& rng) {
+    int c[3] = {rng.below(256), rng.below(256), rng.below(256)};
+    const int k = rng.below(3);
+    c[k] = std::max(c[k], 170 + rng.below(86));
+    return {c[0], c[1], c[2]};
+}
 
-int colour_distance(Colour a, Colour b) { return std::abs(a.r - b.r) + std::abs(a.g - b.g) + std::abs(a.b - b.b); }
+// A dark colour for the background: each channel 0..89.
+Colour dark_colour(SplitMix64& rng) { return {rng.below(90), rng.below(90), rng.below(90)}; }
 
 void put(ImageU8& im, int x, int y, Colour c) {
     uint8_t* px = &im.rgb[(size_t(y) * size_t(im.width) + size_t(x)) * 3];
@@ -65,9 +73,9 @@ void put(ImageU8& im, int x, int y, Colour c) {
     px[2] = uint8_t(c.b);
 }
 
-// Background: a linear gradient between two random colours along a random direction.
-void draw_background(ImageU8& im, SplitMix64& rng, Colour& mean) {
-    const Colour a = random_colour(rng), b = random_colour(rng);
+// Background: a linear gradient between two dark colours along a random direction.
+void draw_background(ImageU8& im, SplitMix64& rng) {
+    const Colour a = dark_colour(rng), b = dark_colour(rng);
     const double angle = rng.uniform(0, 6.283185307179586), dx = std::cos(angle), dy = std::sin(angle);
     const int n = im.width;
     for (int y = 0; y < n; ++y)
@@ -75,15 +83,14 @@ void draw_background(ImageU8& im, SplitMix64& rng, Colour& mean) {
             const double t = 0.5 + 0.7 * (((x + 0.5) / n - 0.5) * dx + ((y + 0.5) / n - 0.5) * dy);  // in [0.005, 0.995]
             put(im, x, y, {int(a.r + (b.r - a.r) * t), int(a.g + (b.g - a.g) * t), int(a.b + (b.b - a.b) * t)});
         }
-    mean = {(a.r + b.r) / 2, (a.g + b.g) / 2, (a.b + b.b) / 2};
 }
 
-// Clutter: thick line segments and elongated ellipses (aspect 2.5..4, never disc-like), random colours.
+// Clutter: thick line segments and elongated ellipses (aspect 2.5..4, never disc-like), bright colours.
 void draw_clutter(ImageU8& im, SplitMix64& rng) {
     const int n = im.width;
     const int lines = 1 + rng.below(3), blobs = 1 + rng.below(3);
     for (int k = 0; k < lines; ++k) {
-        const Colour c = random_colour(rng);
+        const Colour c = bright_colour(rng);
         const Vec2 a{rng.uniform(0, n), rng.uniform(0, n)}, b{rng.uniform(0, n), rng.uniform(0, n)};
         const double half_width = rng.uniform(0.5, 0.03 * n + 0.5);
         const double len2 = std::max((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y), 1e-9);
@@ -96,7 +103,7 @@ void draw_clutter(ImageU8& im, SplitMix64& rng) {
             }
     }
     for (int k = 0; k < blobs; ++k) {
-        const Colour c = random_colour(rng);
+        const Colour c = bright_colour(rng);
         const double cx = rng.uniform(0, n), cy = rng.uniform(0, n), major = rng.uniform(0.08, 0.2) * n;
         const double minor = major / rng.uniform(2.5, 4.0), angle = rng.uniform(0, 3.141592653589793);
         const double ca = std::cos(angle), sa = std::sin(angle);
@@ -129,16 +136,14 @@ SynthSample make_synth_sample(int size, uint64_t seed, uint64_t index) {
     s.cls = int(index % kSynthClassCount);
     s.image = ImageU8{size, size, std::vector<uint8_t>(size_t(size) * size_t(size) * 3)};
     s.mask.assign(size_t(size) * size_t(size), 0);
-    Colour background;
-    draw_background(s.image, rng, background);
+    draw_background(s.image, rng);
     draw_clutter(s.image, rng);
 
-    // The object: radius 12..25 % of the side, anywhere it fits whole; a colour far from the background mean.
+    // The object: radius 12..25 % of the side, anywhere it fits whole; a bright colour.
     const double radius = rng.uniform(0.12, 0.25) * size;
     const double cx = rng.uniform(radius + 1, size - radius - 1), cy = rng.uniform(radius + 1, size - radius - 1);
     const double angle = rng.uniform(0, 6.283185307179586), ca = std::cos(angle), sa = std::sin(angle);
-    Colour colour = random_colour(rng);
-    for (int tries = 0; tries < 64 && colour_distance(colour, background) < 160; ++tries) colour = random_colour(rng);
+    const Colour colour = bright_colour(rng);
     const std::vector<Vec2> triangle = star_polygon(3, 0.5), star = star_polygon(5, 0.45);
     s.box_x0 = s.box_y0 = size;
     s.box_x1 = s.box_y1 = -1;

@@ -1,7 +1,8 @@
 // A synthetic image-classification benchmark with known evidence: each image holds exactly one object of one of
 // six shape classes (disc, square, triangle, cross, ring, star) at a random position, scale, rotation and
-// colour, among clutter that belongs to no class (a two-colour gradient background, thick lines, elongated
-// ellipses, pixel noise). The object's mask is exact: the object is drawn last, so its pixels are the mask.
+// colour, among clutter that belongs to no class (a dark two-colour gradient background; thick lines and elongated
+// ellipses in bright colours drawn from the same distribution as the object's; pixel noise). The mask is exact: the
+// object is drawn last, so its pixels are the mask.
 //
 // Deterministic: sample i of seed s depends only on (s, i, size), drawn from a seeded splitmix64
 // (nn/splitmix64.h). One build always writes the same bytes (the tests compare two runs); another libm may round
