@@ -121,7 +121,7 @@ include tests/fuzz/fuzz.mk
 # a loaded 2-core machine two OpenMP threads per small batch wait on each other more than they compute.
 SYNTH_DIR ?= out/synth
 synth-demo: $(CLI)
-	$(CLI) synth --out $(SYNTH_DIR) --n 6000 --seed 1
-	OMP_NUM_THREADS=1 $(CLI) train --data $(SYNTH_DIR) --arch vgg --epochs 8 --lr 0.05 --out $(SYNTH_DIR)/vgg.ecw
+	$(CLI) synth --out $(SYNTH_DIR) --seed 1
+	OMP_NUM_THREADS=1 $(CLI) train --data $(SYNTH_DIR) --arch vgg --seed 1 --out $(SYNTH_DIR)/vgg.ecw
 	$(CLI) synth-grid --model $(SYNTH_DIR)/vgg.ecw --data $(SYNTH_DIR) --rows 6 --out $(SYNTH_DIR)/grid.png
 	@echo "synth demo figure: $(abspath $(SYNTH_DIR)/grid.png), training curves: $(abspath $(SYNTH_DIR)/vgg.png)"

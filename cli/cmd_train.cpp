@@ -30,7 +30,7 @@ const char* kUsage =
     "weights, linear warm-up over 100 steps then cosine decay, He initialisation, data shuffled every epoch.\n"
     "  --arch       vgg: 4 conv3x3-ReLU blocks with 2x2 max pooling, flatten, FC 128 + ReLU, FC (logits)\n"
     "               gap: the same convs, global average pooling, one FC (logits)\n"
-    "  --epochs E   default 12        --batch B   default 32\n"
+    "  --epochs E   default 7         --batch B   default 16\n"
     "  --lr L       peak learning rate, default 0.02\n"
     "  --seed X     initialisation and shuffling, default 1 (same seed and data: same weights)\n"
     "  --log FILE   per-epoch CSV (default MODEL.csv)   --plot FILE   curves PNG (default MODEL.png)\n";
@@ -113,8 +113,8 @@ int cmd_train(const std::vector<std::string>& argv) {
     ClassifierArch arch;
     try { arch = parse_classifier_arch(a.get("--arch")); } catch (const Error& e) { throw UsageError(e.what()); }
     TrainOptions opt;
-    opt.epochs = a.get_int("--epochs", 12, 1, 10000);
-    opt.batch = a.get_int("--batch", 32, 1, 4096);
+    opt.epochs = a.get_int("--epochs", 7, 1, 10000);
+    opt.batch = a.get_int("--batch", 16, 1, 4096);
     opt.learning_rate = parse_lr(a.get("--lr", "0.02"));
     opt.seed = uint64_t(a.get_int("--seed", 1, 0, 1 << 30));
     const std::string out = a.get("--out"), base = strip_ecw(out);

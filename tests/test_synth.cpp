@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "cam/render/outline.h"
 #include "cam/render/plot.h"
 #include "io/png_write.h"
 #include "io/synth_dataset.h"
@@ -156,4 +157,26 @@ TEST_CASE("line plot: size, a drawn series, bad input") {
     CHECK_THROWS_AS(render_line_plot({bad}, style), Error);
     PlotSeries empty{"nan", {1}, {std::nan("")}, {}};
     CHECK_THROWS_AS(render_line_plot({empty}, style), Error);
+}
+
+TEST_CASE("mask outline: the border pixels of the scaled mask, nothing inside or outside") {
+    // A 4x4 mask with its central 2x2 inside, drawn 2x onto an 8x8 rectangle at (1, 1) of a 10x10 image: the
+    // inside becomes the 4x4 block at 3..6; its 12 border pixels are drawn, its 4 interior ones are not.
+    std::vector<uint8_t> mask(16, 0);
+    mask[5] = mask[6] = mask[9] = mask[10] = 1;
+    ImageU8 im{10, 10, std::vector<uint8_t>(300, 0)};
+    draw_mask_outline(im, 1, 1, 8, 8, mask, 4, 4, Rgb8{255, 255, 255});
+    int drawn = 0;
+    for (int y = 0; y < 10; ++y)
+        for (int x = 0; x < 10; ++x) {
+            const bool on = im.rgb[size_t(y * 10 + x) * 3] == 255;
+            const bool block = x >= 3 && x <= 6 && y >= 3 && y <= 6, interior = x >= 4 && x <= 5 && y >= 4 && y <= 5;
+            CHECK(on == (block && !interior));
+            drawn += on;
+        }
+    CHECK(drawn == 12);
+    // A mask touching the rectangle's edge is outlined there too; clipping at the image edge does not throw.
+    draw_mask_outline(im, 5, 5, 8, 8, std::vector<uint8_t>(16, 1), 4, 4, Rgb8{1, 2, 3});
+    CHECK(im.rgb[size_t(5 * 10 + 9) * 3] == 1);
+    CHECK_THROWS_AS(draw_mask_outline(im, 0, 0, 8, 8, mask, 4, 5, Rgb8{}), Error);
 }
