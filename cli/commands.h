@@ -25,5 +25,8 @@ int cmd_summarize(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_sanity(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
+int cmd_synth(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_synth_grid(const std::vector<std::string>& args);
 
 }  // namespace ec::cli

@@ -23,6 +23,9 @@ const CommandInfo kCommands[] = {
     {"sanity", cmd_sanity, "do the maps change when the model is randomised, or the class changes?"},
     {"bench", cmd_bench, "time model load, forward, backward and explain (median and minimum)"},
     {"report", cmd_report, "HTML audit report of images (and evaluate/sanity CSVs); --walkthrough: one image step by step"},
+    {"synth", cmd_synth, "write the synthetic shapes benchmark (images, evidence masks, labels.csv)"},
+    {"train", cmd_train, "train a vgg or gap CNN on a synth folder with the hand-written backward pass"},
+    {"synth-grid", cmd_synth_grid, "explanations of synth images with the evidence mask outlined"},
     {nullptr, nullptr, nullptr},
 };
 
