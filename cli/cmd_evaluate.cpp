@@ -109,38 +109,6 @@ int open_csv(const std::string& path, bool resume, std::vector<EvalRow>& existin
     return fd;
 }
 
-std::string duration(double seconds) {
-    char buf[32];
-    const long s = std::lround(seconds);
-    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-    else std::snprintf(buf, sizeof buf, "%lds", s);
-    return buf;
-}
-
-// Progress with an ETA on stderr, once the run has taken more than a second: one updating line on a
-// terminal, otherwise a line per input. The rate counts only inputs evaluated in this run (not the ones a
-// --resume skipped).
-struct Progress {
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    bool tty = ::isatty(2);
-    bool printed = false;
-    size_t evaluated = 0;
-    void update(size_t done, size_t total, const std::string& name) {
-        ++evaluated;
-        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (t < 1.0 && !printed) return;
-        printed = true;
-        const double eta = t / double(evaluated) * double(total - done);
-        std::fprintf(stderr, "%sevaluate: %zu/%zu inputs, %s elapsed, ETA %s (%s)%s", tty ? "\r\033[K" : "", done,
-                     total, duration(t).c_str(), duration(eta).c_str(), name.c_str(), tty ? "" : "\n");
-        std::fflush(stderr);
-    }
-    void finish() {
-        if (printed && tty) std::fputc('\n', stderr);
-    }
-};
-
 // What every input of one evaluate run shares.
 struct EvalRun {
     const Model& model;
@@ -279,7 +247,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
 
     Session session;
     std::vector<EvalRow> new_rows;
-    Progress progress;
+    ProgressLine progress{"evaluate"};
     for (size_t t = 0; t < todo.size(); ++t) {
         const size_t i = todo[t];
         std::vector<std::string> pending;

@@ -31,11 +31,12 @@ std::string format_duration(double seconds) {
 }
 
 void ProgressLine::update(size_t done, size_t total, const std::string& name) {
+    ++evaluated;
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (t < 1.0 && !printed) return;
     printed = true;
     const bool tty = ::isatty(2);
-    const double eta = done ? t / double(done) * double(total - done) : 0.0;
+    const double eta = t / double(evaluated) * double(total - done);
     std::fprintf(stderr, "%s%s: %zu/%zu inputs, %s elapsed, ETA %s (%s)%s", tty ? "\r\033[K" : "", what.c_str(), done,
                  total, format_duration(t).c_str(), format_duration(eta).c_str(), name.c_str(), tty ? "" : "\n");
     std::fflush(stderr);

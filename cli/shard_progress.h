@@ -25,6 +25,8 @@ struct ProgressLine {
     std::string what;  // e.g. "sanity"
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     bool printed = false;
+    size_t evaluated = 0;  // update() calls in this run: the rate ignores inputs a --resume skipped
+    // `done` of `total` inputs are finished, the last one `name`; one input was processed since the last call.
     void update(size_t done, size_t total, const std::string& name);
     void finish();
 };
