@@ -136,3 +136,9 @@ TEST_CASE("install: the examples build from a temporary install with pkg-config 
     CHECK(!exists(prefix + "/include/entropycam"));
     CHECK(!exists(prefix + "/share/entropycam"));
 }
+
+TEST_CASE("fresh clone: with the shared data present no test is skipped for want of it; without it, each one is") {
+    // needs_shared() counts while the test cases register; this compares that count with the folder's presence.
+    if (ec::test::shared_data_present()) CHECK(ec::test::tests_skipped_for_shared() == 0);
+    else CHECK(ec::test::tests_skipped_for_shared() >= 40);
+}

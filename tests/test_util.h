@@ -41,7 +41,7 @@ inline doctest::skip needs_shared() {
 inline std::string shared_path(const std::string& rel) {
     const char* root = std::getenv("ENTROPYCAM_SHARED");
     REQUIRE_MESSAGE(root != nullptr, "ENTROPYCAM_SHARED is not set: run the tests through `make test` or set it to the shared data folder");
-    REQUIRE_MESSAGE(shared_data_present(), "the shared data folder " << root << " is missing: mark this test case `* test::needs_shared()`");
+    REQUIRE_MESSAGE(shared_data_present(), "the shared data folder " << std::string(root) << " is missing: mark this test case `* test::needs_shared()`");
     return std::string(root) + "/" + rel;
 }
 
