@@ -219,6 +219,26 @@ TEST_CASE("C api: handles, return codes, thread-local last error, maps equal the
     std::vector<unsigned char> over(pixels.rgb.size());
     CHECK(ecam_overlay_rgb(r, 0, pixels.rgb.data(), pixels.width, pixels.height, over.data()) == 0);
     CHECK(over != pixels.rgb);
+    ec::test::TempDir tmp;
+    REQUIRE(ecam_write_overlay_png(r, 0, cat_bmp().c_str(), (tmp.path + "/o.png").c_str()) == 0);
+    CHECK(ec::decode_image(tmp.path + "/o.png").rgb == over);
+    REQUIRE(ecam_explanation_normalized(r, 0, &data, &w, &h) == 0);
+    CHECK(std::vector<float>(data, data + w * h) == want.maps[0].normalized);
+    int n = 0;
+    REQUIRE(ecam_explanation_weights(r, 0, &data, &n) == 0);
+    CHECK(std::vector<float>(data, data + n) == want.maps[0].weights);
+
+    // The same model from its bytes, and the same pixels as a buffer, classify alike.
+    const std::string bytes = ec::test::read_text(model_ecw());
+    ecam_model* copy = nullptr;
+    REQUIRE(ecam_model_load_memory(bytes.data(), bytes.size(), &copy) == 0);
+    int idx2[3];
+    REQUIRE(ecam_classify_rgb(copy, pixels.rgb.data(), pixels.width, pixels.height, 3, idx2, nullptr) == 0);
+    CHECK(std::equal(idx, idx + 3, idx2));
+    ecam_model_free(copy);
+    ecam_model* bad = model;
+    CHECK(ecam_model_load_memory("not a model", 11, &bad) == 1);
+    CHECK(bad == nullptr);
     ecam_explanation_free(r);
     ecam_explanation_free(e);
     ecam_model_free(model);
