@@ -177,7 +177,7 @@ std::shared_ptr<const Model> load_model_from_memory(const void* data, size_t siz
         try {
             ec::Model m = ecw ? ec::load_model(path) : ec::import_tflite(path, "");
             ::close(fd);
-            if (m.name.empty() || m.name.find("/proc/self/fd/") != std::string::npos) m.name = name;
+            if (!ecw || m.name.empty()) m.name = name;  // a TFLite import names the model after its file: here an fd
             return wrap(std::move(m));
         } catch (const ec::Error& e) {
             ::close(fd);

@@ -85,6 +85,11 @@ TEST_CASE("api: a model from memory equals the model from its file; options choo
     auto from_file = entropycam::load_model(model_ecw());
     auto from_memory = entropycam::load_model_from_memory(bytes.data(), bytes.size(), "mine");
     CHECK(entropycam::class_count(*from_memory) == 1001);
+    CHECK(entropycam::model_name(*from_memory) == "mobilenet_v2_1.0_224_quant");  // stored in the .ecw file
+    const std::string tflite = ec::test::read_text(ec::test::model_tflite("mobilenet_v1_0.75_192_quant"));
+    auto v1 = entropycam::load_model_from_memory(tflite.data(), tflite.size(), "v1");
+    CHECK(entropycam::model_name(*v1) == "v1");
+    CHECK(entropycam::input_width(*v1) == 192);
     CHECK(entropycam::input_width(*from_memory) == 224);
     CHECK(entropycam::label(*from_memory, 1) == entropycam::label(*from_file, 1));
     entropycam::ExplainOptions o;
