@@ -164,7 +164,7 @@ TEST_CASE("postprocess: relu, min-max, half-pixel bilinear") {
     CHECK(full.values == n.values);
 }
 
-TEST_CASE("cam reference: all methods, layers and entropies match ../shared/reference") {
+TEST_CASE("cam reference: all methods, layers and entropies match ../shared/reference" * ec::test::needs_shared()) {
     const std::vector<std::string> folders = reference_folders();
     CHECK(folders.size() == 12);  // index.json: 8 + 2 + 2 images
     Worst worst;
@@ -227,7 +227,7 @@ TEST_CASE("cam reference: all methods, layers and entropies match ../shared/refe
             << ", raw " << worst.raw << ", norm " << worst.norm << ", up " << worst.up);
 }
 
-TEST_CASE("cam reference: the gradient degeneracy at the target layer is detected") {
+TEST_CASE("cam reference: the gradient degeneracy at the target layer is detected" * ec::test::needs_shared()) {
     for (const std::string& folder : reference_folders()) {
         CAPTURE(folder);
         const std::string dir = test::shared_path("reference/" + folder + "/");
@@ -240,7 +240,7 @@ TEST_CASE("cam reference: the gradient degeneracy at the target layer is detecte
     }
 }
 
-TEST_CASE("cam: Feature Entropy-CAM does not depend on the gradient") {
+TEST_CASE("cam: Feature Entropy-CAM does not depend on the gradient" * ec::test::needs_shared()) {
     const std::string dir = test::shared_path("reference/" + reference_folders().front() + "/");
     const Tensor act = read_npy_tensor(dir + "l3_act.npy");
     const Tensor grad = read_npy_tensor(dir + "l3_grad.npy");

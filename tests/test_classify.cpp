@@ -26,7 +26,7 @@ std::string q(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
-TEST_CASE("classify: the reference cat's top-1, as text and JSON, by path and by name") {
+TEST_CASE("classify: the reference cat's top-1, as text and JSON, by path and by name" * ec::test::needs_shared()) {
     ConvertedModels models;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     const std::string want_label = test::reference_meta(std::string(kDefault) + "/cat", "target_label");
@@ -48,7 +48,7 @@ TEST_CASE("classify: the reference cat's top-1, as text and JSON, by path and by
     CHECK(lines(r.out) == 1);
 }
 
-TEST_CASE("classify: missing file, non-image and unknown model fail with one line and exit 1; bad flags exit 2") {
+TEST_CASE("classify: missing file, non-image and unknown model fail with one line and exit 1; bad flags exit 2" * ec::test::needs_shared()) {
     ConvertedModels models;
     const std::string model = " --model " + q(models.ecw) + " ";
     const std::string env = "ENTROPYCAM_WEIGHTS_DIR=" + q(models.dir.path) + " ";
@@ -81,7 +81,7 @@ TEST_CASE("classify: missing file, non-image and unknown model fail with one lin
     }
 }
 
-TEST_CASE("convert and layers: the CLI converts a TFLite file and lists its tensors") {
+TEST_CASE("convert and layers: the CLI converts a TFLite file and lists its tensors" * ec::test::needs_shared()) {
     test::TempDir tmp;
     const std::string out = tmp.path + "/v1.ecw";
     test::CliResult r = test::run_cli("convert " + q(test::model_tflite("mobilenet_v1_0.75_192_quant")) + " " + q(out) +

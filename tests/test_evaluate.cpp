@@ -216,7 +216,7 @@ TEST_CASE("evaluate: metrics can be switched off, and bad arguments are errors")
     CHECK_THROWS_AS(evaluate_maps(net.g, s, net.logits, input, clean, {region_map(false)}, nullptr, opt), Error);
 }
 
-TEST_CASE("evaluate: on a real MobileNet, batched curves equal batch-1 passes on images rebuilt from scratch") {
+TEST_CASE("evaluate: on a real MobileNet, batched curves equal batch-1 passes on images rebuilt from scratch" * ec::test::needs_shared()) {
     // The batched kernels take other paths than batch 1 (and a partial last batch); the probabilities must agree
     // to float rounding. MobileNetV1 0.75/192 on the reference's cat input, 4 steps, one CAM-like map.
     const Model model = import_tflite(test::shared_path("models/mobilenet_v1_0.75_192_quant.tflite"), "");

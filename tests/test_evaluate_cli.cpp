@@ -65,7 +65,7 @@ struct CliFixture {
 
 }  // namespace
 
-TEST_CASE("evaluate CLI: shards merge to the unsharded table; a killed run resumes to the same CSV") {
+TEST_CASE("evaluate CLI: shards merge to the unsharded table; a killed run resumes to the same CSV" * ec::test::needs_shared()) {
     CliFixture f;
     const std::string images = shell_quoted(f.coral + "/dog_segmentation_256.bmp") + " " +
                                shell_quoted(f.coral + "/cat.bmp") + " " + shell_quoted(f.coral + "/bird_segmentation.bmp");
@@ -117,7 +117,7 @@ TEST_CASE("evaluate CLI: shards merge to the unsharded table; a killed run resum
     CHECK(read_text(f.path("again.md")) == table);
 }
 
-TEST_CASE("evaluate CLI: mask files are not inputs; --class-from uses labels.csv indices + 1 for 1001 outputs") {
+TEST_CASE("evaluate CLI: mask files are not inputs; --class-from uses labels.csv indices + 1 for 1001 outputs" * ec::test::needs_shared()) {
     CliFixture f;
     // `--methods all` with only the pointing game: one forward and one backward pass per image, no curves.
     REQUIRE(f.run("evaluate --model " + shell_quoted(f.model) + " --methods all --metrics pointing --masks " +

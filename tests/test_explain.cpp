@@ -90,7 +90,7 @@ void check_respondcam_propagated(const std::string& what, const std::vector<floa
 
 }  // namespace
 
-TEST_CASE("explain: gradients, weights and maps of all five methods match the reference at all three layers") {
+TEST_CASE("explain: gradients, weights and maps of all five methods match the reference at all three layers" * ec::test::needs_shared()) {
     // Tolerances. Activations and gradients: the issue's 1e-4 of their max (measured: ~1e-6; float32 sums in
     // another order). The maps are then computed from OUR activations, so the forward pass's ~1e-6 drift is
     // amplified wherever a method is ill-conditioned: entropy of a nearly-zero channel, Respond-CAM's
@@ -175,7 +175,7 @@ TEST_CASE("explain: gradients, weights and maps of all five methods match the re
     }
 }
 
-TEST_CASE("explain: the default layer is the last non-negative map before global pooling") {
+TEST_CASE("explain: the default layer is the last non-negative map before global pooling" * ec::test::needs_shared()) {
     const Model& v2 = reference_model("mobilenet_v2_1.0_224_quant");
     CHECK(v2.graph.tensors[default_cam_target(v2.graph, v2.logits)].name == "MobilenetV2/expanded_conv_16/depthwise/Relu6");
     const Model& keras = reference_model("tf2_mobilenet_v2_1.0_224_ptq");
@@ -184,7 +184,7 @@ TEST_CASE("explain: the default layer is the last non-negative map before global
     CHECK(v1.graph.tensors[default_cam_target(v1.graph, v1.logits)].name == "MobilenetV1/MobilenetV1/Conv2d_13_depthwise/Relu6");
 }
 
-TEST_CASE("explain: Feature Entropy-CAM is the same map for two classes; Grad-CAM is not") {
+TEST_CASE("explain: Feature Entropy-CAM is the same map for two classes; Grad-CAM is not" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
     Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/pets/input.npy"));
     ExplainOptions opt;
@@ -197,7 +197,7 @@ TEST_CASE("explain: Feature Entropy-CAM is the same map for two classes; Grad-CA
     CHECK(e[0].results[0].raw.values != e[1].results[0].raw.values);
 }
 
-TEST_CASE("explain: a batch explains each row with its own class, as separate runs would") {
+TEST_CASE("explain: a batch explains each row with its own class, as separate runs would" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
     Tensor a = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
     Tensor b = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/n01443537_goldfish/input.npy"));
@@ -214,7 +214,7 @@ TEST_CASE("explain: a batch explains each row with its own class, as separate ru
         compare(std::string("batch row 1 ") + cam_method_name(one.methods[m]), batch[1].results[m].raw.values, one.results[m].raw.values, 1e-5f);
 }
 
-TEST_CASE("explain: bad targets and classes are refused with the name of the problem") {
+TEST_CASE("explain: bad targets and classes are refused with the name of the problem" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
     Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
     Session s;

@@ -1,4 +1,4 @@
-// `entropycam explain` and the embedding example, run as a user would: files written, the grid's layout,
+// `entropycam explain`, run as a user would: files written, the grid's layout,
 // the warnings, and one-line errors that leave nothing half-written.
 #include <sys/stat.h>
 
@@ -33,7 +33,7 @@ int count_lines(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("explain CLI: overlays, raw maps and a grid with the poster's layout") {
+TEST_CASE("explain CLI: overlays, raw maps and a grid with the poster's layout" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     const std::string fish = test::shared_path("images/imagenet-dev/n01443537_goldfish.JPEG");
@@ -77,7 +77,7 @@ TEST_CASE("explain CLI: overlays, raw maps and a grid with the poster's layout")
     CHECK(input_cell_diff <= 1);
 }
 
-TEST_CASE("explain CLI: at the input of global pooling it warns that the gradient methods coincide") {
+TEST_CASE("explain CLI: at the input of global pooling it warns that the gradient methods coincide" * ec::test::needs_shared()) {
     test::TempDir out;
     test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --layer MobilenetV2/Conv_1/Relu6 --methods gradcam,gradentropycam --out '" +
                                       out.path + "' '" + test::shared_path("images/coral/cat.bmp") + "'");
@@ -90,7 +90,7 @@ TEST_CASE("explain CLI: at the input of global pooling it warns that the gradien
     CHECK(grid.width == 3 * 224);
 }
 
-TEST_CASE("explain CLI: --top N explains N classes in one batch; --class picks one") {
+TEST_CASE("explain CLI: --top N explains N classes in one batch; --class picks one" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --top 2 --methods gradcam --json --out '" + out.path + "' '" + cat + "'");
@@ -102,7 +102,7 @@ TEST_CASE("explain CLI: --top N explains N classes in one batch; --class picks o
     CHECK(r.out.find("\"class\": 282") != std::string::npos);
 }
 
-TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-zero exit, nothing written") {
+TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-zero exit, nothing written" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     const std::string m = "explain --model '" + model_file() + "' --out '" + out.path + "/x' ";
@@ -124,22 +124,5 @@ TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-z
         CHECK(count_lines(r.err) == 1);
         CHECK(r.err.find(c.needle) != std::string::npos);
         CHECK(!exists(out.path + "/x/grid.png"));
-    }
-}
-
-TEST_CASE("embedding: the README's example compiles, links and explains an image") {
-    const char* example = std::getenv("ENTROPYCAM_EXAMPLE");
-    REQUIRE_MESSAGE(example != nullptr, "ENTROPYCAM_EXAMPLE is not set: run the tests through `make test`");
-    // The README shows api/example.cpp verbatim (`make test` runs from the repository root).
-    CHECK(test::read_text("README.md").find(test::read_text("api/example.cpp")) != std::string::npos);
-    test::TempDir out;
-    const std::string cmd = "cd '" + out.path + "' && '" + example + "' '" + model_file() + "' '" +
-                            test::shared_path("images/coral/cat.bmp") + "' > out.txt 2>&1";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    std::string printed = test::read_text(out.path + "/out.txt");
-    CHECK(printed.find("Egyptian cat") != std::string::npos);
-    for (const char* m : {"gradcam", "hirescam", "respondcam", "gradentropycam", "featentropycam"}) {
-        ImageU8 png = decode_image(out.path + "/" + std::string(m) + ".png");
-        CHECK(png.width == 224);
     }
 }

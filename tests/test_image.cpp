@@ -190,7 +190,7 @@ ImageU8 image_from_u8_npy(const ec::NpyArray& a) {
 
 // ---- the reference ---------------------------------------------------------------------------------------------
 
-TEST_CASE("decode + resize_bilinear_u8 + image_to_input match every reference input") {
+TEST_CASE("decode + resize_bilinear_u8 + image_to_input match every reference input" * ec::test::needs_shared()) {
     auto cases = reference_cases();
     REQUIRE(cases.size() >= 3);
     for (const auto& [model, image] : cases) {
@@ -239,7 +239,7 @@ TEST_CASE("decode + resize_bilinear_u8 + image_to_input match every reference in
     }
 }
 
-TEST_CASE("load_input: image files, a uint8 .npy image and a float .npy input all give the reference input") {
+TEST_CASE("load_input: image files, a uint8 .npy image and a float .npy input all give the reference input" * ec::test::needs_shared()) {
     std::string folder = ec::test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/");
     ec::NpyArray want = ec::read_npy(folder + "input.npy");
     ec::NpyArray want_u8 = ec::read_npy(folder + "input_u8.npy");
@@ -260,7 +260,7 @@ TEST_CASE("load_input: image files, a uint8 .npy image and a float .npy input al
     CHECK(from_npy.display.rgb == image_from_u8_npy(want_u8).rgb);  // de-normalised back to the same u8
 }
 
-TEST_CASE("a greyscale JPEG decodes to RGB with R = G = B") {
+TEST_CASE("a greyscale JPEG decodes to RGB with R = G = B" * ec::test::needs_shared()) {
     std::string path = ec::test::shared_path("images/imagenet-dev/n03908714_pencil_sharpener.JPEG");
     std::vector<uint8_t> bytes = ec::read_file_bytes(path, ec::kMaxImageFileBytes);
     ec::ImageInfo header = ec::read_image_info_memory(bytes.data(), bytes.size(), path);
@@ -336,7 +336,7 @@ TEST_CASE("hand-made PNGs: 8-bit RGB, 16-bit RGB, grey, grey+alpha and RGBA deco
 
 // ---- bad input -------------------------------------------------------------------------------------------------
 
-TEST_CASE("bad files throw ec::Error naming the file and the problem") {
+TEST_CASE("bad files throw ec::Error naming the file and the problem" * ec::test::needs_shared()) {
     TempDir tmp;
     std::vector<uint8_t> rgb(32 * 32 * 3);
     for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t(i * 7 % 251);

@@ -202,7 +202,7 @@ TEST_CASE("op table: TFLite CONCATENATION of 65 and 256 inputs imports and runs;
                          Error);
 }
 
-TEST_CASE("op table: `classify` runs an .ecw model whose Concat has 65 inputs (it crashed when the runner had 64 slots)") {
+TEST_CASE("op table: `classify` runs an .ecw model whose Concat has 65 inputs (it crashed when the runner had 64 slots)" * ec::test::needs_shared()) {
     const std::string file = test::wide_concat_tflite(65);
     const Model m = import_tflite_memory(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "wide.tflite", "wide", {});
     test::TempDir tmp;

@@ -88,7 +88,7 @@ TEST_CASE("pipeline: no cli/ source runs the network's forward or backward itsel
     CHECK(files >= 10);  // the CLI has a dozen sources: the scan really read them
 }
 
-TEST_CASE("pipeline: explain_input gives explain()'s maps, post-processed one way, for the top-N classes") {
+TEST_CASE("pipeline: explain_input gives explain()'s maps, post-processed one way, for the top-N classes" * ec::test::needs_shared()) {
     const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");
     const Network net = network_of(model);
     const LoadedInput in = load_input(test::shared_path("images/imagenet-dev/n01443537_goldfish.JPEG"), model.preprocessing);
@@ -138,7 +138,7 @@ TEST_CASE("pipeline: explain_input gives explain()'s maps, post-processed one wa
     CHECK(ex1.warnings.empty());
 }
 
-TEST_CASE("pipeline: the gradient-constant warning is data, the class range is checked once") {
+TEST_CASE("pipeline: the gradient-constant warning is data, the class range is checked once" * ec::test::needs_shared()) {
     const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");
     const Network net = network_of(model);
     const LoadedInput in = load_input(test::shared_path("images/imagenet-dev/n07753592_banana.JPEG"), model.preprocessing);
@@ -172,7 +172,7 @@ TEST_CASE("pipeline: the gradient-constant warning is data, the class range is c
     CHECK(classify_input(net, s, in.input, 5000).size() == 1001u);
 }
 
-TEST_CASE("pipeline: open_model imports a .tflite file (CLI and API alike); a missing one is an Error") {
+TEST_CASE("pipeline: open_model imports a .tflite file (CLI and API alike); a missing one is an Error" * ec::test::needs_shared()) {
     const std::string tflite = test::model_tflite("mobilenet_v1_0.75_192_quant");
     const Model m = open_model(tflite);
     CHECK(m.preprocessing.height == 192);

@@ -80,7 +80,7 @@ TEST_CASE("csv_escape round-trips through parse_csv") {
     CHECK(t.rows[0] == fields);
 }
 
-TEST_CASE("read_csv on the ImageNet sample labels (file,wnid,imagenet_index,label)") {
+TEST_CASE("read_csv on the ImageNet sample labels (file,wnid,imagenet_index,label)" * ec::test::needs_shared()) {
     CsvTable t = ec::read_csv(ec::test::shared_path("images/imagenet-dev/labels.csv"));
     REQUIRE(t.header == std::vector<std::string>{"file", "wnid", "imagenet_index", "label"});
     CHECK(t.rows.size() == 107);  // one per image in the folder (images/README.md)
@@ -108,7 +108,7 @@ TEST_CASE("read_csv and read_labels on files: CRLF, errors naming the path") {
     check_error_contains([&] { ec::read_labels(path); }, path);
 }
 
-TEST_CASE("read_labels on imagenet_labels.txt: 1001 labels, background first") {
+TEST_CASE("read_labels on imagenet_labels.txt: 1001 labels, background first" * ec::test::needs_shared()) {
     std::vector<std::string> labels = ec::read_labels(ec::test::shared_path("models/imagenet_labels.txt"));
     REQUIRE(labels.size() == 1001);
     CHECK(labels[0] == "background");

@@ -134,7 +134,7 @@ TEST_CASE("tflite: builtin op names and the supported set") {
     CHECK(!tflite::is_supported_op(18));  // MUL
 }
 
-TEST_CASE("tflite: the three reference models parse, with the expected ops, inputs and quantization") {
+TEST_CASE("tflite: the three reference models parse, with the expected ops, inputs and quantization" * ec::test::needs_shared()) {
     for (const char* name : test::kModelNames) {
         CAPTURE(name);
         std::vector<uint8_t> bytes = read_file_bytes(test::model_tflite(name), tflite::kMaxTfliteBytes);
@@ -168,7 +168,7 @@ TEST_CASE("tflite: the three reference models parse, with the expected ops, inpu
     CHECK(conv->options.activation == tflite::ACT_RELU6);
 }
 
-TEST_CASE("tflite: wrong identifier, wrong version, unsupported op and huge counts are refused") {
+TEST_CASE("tflite: wrong identifier, wrong version, unsupported op and huge counts are refused" * ec::test::needs_shared()) {
     const std::vector<uint8_t> orig = read_file_bytes(test::model_tflite("mobilenet_v2_1.0_224_quant"), tflite::kMaxTfliteBytes);
     fb::Buffer buf{orig.data(), orig.size(), "x"};
     fb::Table root = fb::root_table(buf);
@@ -222,7 +222,7 @@ TEST_CASE("tflite: wrong identifier, wrong version, unsupported op and huge coun
     }
 }
 
-TEST_CASE("tflite: every truncation is refused cleanly, except inside the appended metadata archive") {
+TEST_CASE("tflite: every truncation is refused cleanly, except inside the appended metadata archive" * ec::test::needs_shared()) {
     // The Coral files end with a ZIP archive of the labels (TFLite metadata), which the parser never reads:
     // cutting into it leaves the model intact. Everything before it must be refused with an Error.
     const std::vector<uint8_t> bytes = read_file_bytes(test::model_tflite("mobilenet_v2_1.0_224_quant"), tflite::kMaxTfliteBytes);

@@ -68,7 +68,7 @@ TEST_CASE("import: dequantization is scale * (q - zero_point), per tensor or per
     CHECK_THROWS_AS(ConstantModel(std::vector<int8_t>{1, 2}, {2}, tflite::INT8, {1, 1}, {0}).dequantize(), Error);
 }
 
-TEST_CASE("import: layout conversions and tensor names") {
+TEST_CASE("import: layout conversions and tensor names" * ec::test::needs_shared()) {
     // OHWI [2,1,2,3] -> HWIO [1,2,3,2]: value o*100 + w*10 + i lands at ((w*3 + i)*2 + o).
     std::vector<float> ohwi(12);
     for (int o = 0; o < 2; ++o)
@@ -101,7 +101,7 @@ TEST_CASE("import: layout conversions and tensor names") {
     CHECK(test::imported_model("mobilenet_v1_0.75_192_quant").preprocessing.height == 192);
 }
 
-TEST_CASE("import: a label file whose count does not match the classes is refused") {
+TEST_CASE("import: a label file whose count does not match the classes is refused" * ec::test::needs_shared()) {
     test::TempDir tmp;
     write_file_atomic(tmp.path + "/labels.txt", std::string("a\nb\nc\n"));
     CHECK_THROWS_WITH_AS(import_tflite(test::model_tflite("mobilenet_v1_0.75_192_quant"), tmp.path + "/labels.txt"),
@@ -110,7 +110,7 @@ TEST_CASE("import: a label file whose count does not match the classes is refuse
     CHECK_THROWS_WITH_AS(import_tflite(tmp.path + "/labels.txt", ""), doctest::Contains("not a TFLite file"), Error);
 }
 
-TEST_CASE("import: all models match the reference from input.npy, and our own decoding agrees on the top-1") {
+TEST_CASE("import: all models match the reference from input.npy, and our own decoding agrees on the top-1" * ec::test::needs_shared()) {
     // One batch-2 forward per reference folder: row 0 is the reference's input.npy, row 1 the same image decoded
     // and resized by io/image.h. Row 0: logits within 1e-3 absolute, the same top-5, and the three activations
     // within 1e-4 of their max |value|. Row 1: the decoded pixels equal input_u8 exactly for BMP (JPEG decoders

@@ -54,7 +54,7 @@ bool same_bits(const std::vector<std::vector<float>>& a, const std::vector<std::
 
 }  // namespace
 
-TEST_CASE("threads: concurrent explains on one shared const Graph and on separately loaded models match one thread exactly") {
+TEST_CASE("threads: concurrent explains on one shared const Graph and on separately loaded models match one thread exactly" * ec::test::needs_shared()) {
     const Model& shared = test::imported_model(kModel);
     test::TempDir tmp;
     save_model(shared, tmp.path + "/m.ecw");

@@ -2,6 +2,8 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,11 +13,35 @@
 
 namespace ec::test {
 
-// Path of a file under the shared data folder named by ENTROPYCAM_SHARED (the Makefile sets it from SHARED).
-// Fails the test, naming the variable, when it is not set or the folder is missing: never a silent skip.
+// Whether the shared data folder named by ENTROPYCAM_SHARED (the Makefile sets it from SHARED) holds the
+// models, images and reference outputs. A fresh clone has none of it.
+inline bool shared_data_present() {
+    const char* root = std::getenv("ENTROPYCAM_SHARED");
+    struct stat st;
+    return root && stat((std::string(root) + "/reference").c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+           stat((std::string(root) + "/models").c_str(), &st) == 0 && stat((std::string(root) + "/images").c_str(), &st) == 0;
+}
+
+// The number of test cases registered with `* test::needs_shared()` while the shared data is missing: each is
+// skipped, and tests/main.cpp prints how many and why. Counted once per registration (static initialisation).
+inline int& tests_skipped_for_shared() {
+    static int n = 0;
+    return n;
+}
+// The decorator of every test case that reads the shared data (directly or through the helpers below):
+// TEST_CASE("name" * ec::test::needs_shared()). With the data present it skips nothing.
+inline doctest::skip needs_shared() {
+    const bool missing = !shared_data_present();
+    tests_skipped_for_shared() += missing;
+    return doctest::skip(missing);
+}
+
+// Path of a file under the shared data folder. Fails the test, naming the variable, when it is not set or the
+// folder is missing (a test that reads it without `* needs_shared()`): never a silent skip.
 inline std::string shared_path(const std::string& rel) {
     const char* root = std::getenv("ENTROPYCAM_SHARED");
     REQUIRE_MESSAGE(root != nullptr, "ENTROPYCAM_SHARED is not set: run the tests through `make test` or set it to the shared data folder");
+    REQUIRE_MESSAGE(shared_data_present(), "the shared data folder " << std::string(root) << " is missing: mark this test case `* test::needs_shared()`");
     return std::string(root) + "/" + rel;
 }
 

@@ -76,7 +76,7 @@ uint64_t header_u64(const std::string& b, size_t p) {
 
 }  // namespace
 
-TEST_CASE("ecw: convert, write, mmap-load and run gives exactly the imported graph's outputs") {
+TEST_CASE("ecw: convert, write, mmap-load and run gives exactly the imported graph's outputs" * ec::test::needs_shared()) {
     test::TempDir tmp;
     for (const char* name : test::kModelNames) {
         CAPTURE(name);
@@ -124,7 +124,7 @@ TEST_CASE("ecw: convert, write, mmap-load and run gives exactly the imported gra
     }
 }
 
-TEST_CASE("ecw: every truncation of the header and graph section, and a spread over the data, is refused") {
+TEST_CASE("ecw: every truncation of the header and graph section, and a spread over the data, is refused" * ec::test::needs_shared()) {
     const std::string& file = v2_file();
     const uint64_t data_offset = header_u64(file, 40), graph_size = header_u64(file, 32);
     test::AlignedBytes a(file);
@@ -155,7 +155,7 @@ TEST_CASE("ecw: every truncation of the header and graph section, and a spread o
     MESSAGE("refused " << refused << " file cuts and " << section_refused << " graph-section cuts");
 }
 
-TEST_CASE("ecw: random byte flips in the header and graph section load a valid graph or throw Error") {
+TEST_CASE("ecw: random byte flips in the header and graph section load a valid graph or throw Error" * ec::test::needs_shared()) {
     const std::string& file = v2_file();
     const uint64_t graph_end = 64 + header_u64(file, 32);
     std::mt19937 rng(1234);
@@ -185,7 +185,7 @@ TEST_CASE("ecw: random byte flips in the header and graph section load a valid g
     CHECK(ran == 2);
 }
 
-TEST_CASE("ecw: wrong magic, TFLite files, versions, huge counts and bad indices give one-line errors") {
+TEST_CASE("ecw: wrong magic, TFLite files, versions, huge counts and bad indices give one-line errors" * ec::test::needs_shared()) {
     const std::string& good = v2_file();
     const Layout l = walk(good);
     auto refuse = [&](std::string b, const char* want) {
@@ -226,7 +226,7 @@ TEST_CASE("ecw: wrong magic, TFLite files, versions, huge counts and bad indices
     CHECK_THROWS_WITH_AS(load_model(tmp.path + "/cut.ecw"), doctest::Contains("truncated weight file"), Error);
 }
 
-TEST_CASE("ecw: resolve_model finds names in the weights folder and lists what exists otherwise") {
+TEST_CASE("ecw: resolve_model finds names in the weights folder and lists what exists otherwise" * ec::test::needs_shared()) {
     test::TempDir tmp;
     write_file_atomic(tmp.path + "/alpha.ecw", v2_file());
     write_file_atomic(tmp.path + "/beta.ecw", v2_file());

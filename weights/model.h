@@ -33,9 +33,14 @@ void save_model(const Model& model, const std::string& path);
 // The folder where `make weights` puts the converted models: $ENTROPYCAM_WEIGHTS_DIR if set, else build/weights
 // (relative to the current directory).
 std::string weights_dir();
+// The installed models: PREFIX/share/entropycam/weights, PREFIX being the folder above the one holding the
+// running executable or the shared library (PREFIX/bin/entropycam, PREFIX/lib/libentropycam.so); "" if unknown.
+// Relocatable: `make install DESTDIR=...` trees work where they are.
+std::string installed_weights_dir();
 // The .ecw files in weights_dir(), as model names (file name without ".ecw"), sorted.
 std::vector<std::string> available_models();
-// A path to an existing file is returned as is; a bare NAME becomes weights_dir()/NAME.ecw if that exists.
+// A path to an existing file is returned as is; a bare NAME becomes weights_dir()/NAME.ecw if that exists,
+// else installed_weights_dir()/NAME.ecw.
 // Otherwise throws Error naming the models available and saying to run `make weights`.
 std::string resolve_model(const std::string& name_or_path);
 
