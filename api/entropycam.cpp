@@ -73,7 +73,10 @@ Explanation explain(const Model& model, const std::string& image_path, const Exp
         const ec::Network net = ec::network_of(m);
         ec::ExplainRequest request;
         request.layer = options.layer;
-        for (const std::string& name : options.methods) request.methods.push_back(ec::parse_cam_method(name));
+        for (const std::string& name : options.methods) {
+            if (name == "all") request.methods.insert(request.methods.end(), std::begin(ec::kEveryCamMethod), std::end(ec::kEveryCamMethod));
+            else request.methods.push_back(ec::parse_cam_method(name));
+        }
         request.cam.entropy.estimator = ec::parse_entropy_estimator(options.entropy);
         request.cam.entropy.bins = options.bins;
         request.classes.index = options.class_index;

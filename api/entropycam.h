@@ -1,6 +1,6 @@
 // entropycam: the one public header for programs that embed the explainer.
 //
-// Load a model once, then classify and explain images with any of the five CAM methods. A loaded model is
+// Load a model once, then classify and explain images with any of the twelve CAM methods. A loaded model is
 // immutable: any number of threads may call classify/explain on it at once (each call has its own run
 // state). Nothing is printed; every failure throws entropycam::Error with a one-line message.
 #pragma once
@@ -30,7 +30,10 @@ struct Prediction {
 std::vector<Prediction> classify(const Model& model, const std::string& image_path, int k = 5);
 
 struct ExplainOptions {
-    std::vector<std::string> methods;  // "gradcam", "hirescam", "respondcam", "gradentropycam", "featentropycam"; empty = all
+    // "gradcam", "hirescam", "respondcam", "gradentropycam", "featentropycam" (the poster's five: empty = these),
+    // "gradcampp", "xgradcam", "layercam", "eigencam", "scorecam", "signedgradentropycam", "posgradentropycam";
+    // "all" = every method. Score-CAM runs the network once per channel of the layer.
+    std::vector<std::string> methods;
     std::string layer;                 // target tensor name; empty = the model's default layer
     int class_index = -1;              // output index to explain; -1 = the top-1 class
     std::string entropy = "spatial";   // entropy estimator of the entropy CAMs: "spatial" or "hist"
@@ -43,7 +46,7 @@ struct CamMap {
     std::vector<float> heatmap;        // ReLU, min-max to [0, 1], upsampled to the input size; row-major
     int raw_width = 0, raw_height = 0;
     std::vector<float> raw;            // the map at the layer's resolution, before ReLU
-    std::vector<float> weights;        // one per channel (empty for HiResCAM)
+    std::vector<float> weights;        // one per channel (empty for HiResCAM and LayerCAM)
 };
 
 struct Explanation {

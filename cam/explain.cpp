@@ -98,7 +98,9 @@ std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, 
             grad = image_view(s.grads[options.target], i);
             result[i].gradient_constant = gradient_is_spatially_constant(grad);
         }
-        for (CamMethod m : methods) result[i].results.push_back(compute_cam(m, a, grad, options.cam));
+        CamOptions cam = options.cam;
+        if (options.class_scores_for) cam.class_scores = options.class_scores_for(cls[i]);
+        for (CamMethod m : methods) result[i].results.push_back(compute_cam(m, a, grad, cam));
     }
     return result;
 }

@@ -32,20 +32,22 @@ struct ClassChoice {
 
 struct ExplainRequest {
     std::string layer;               // target tensor name; empty = default_cam_target
-    std::vector<CamMethod> methods;  // empty = all five, in the poster's order
+    std::vector<CamMethod> methods;  // empty = the poster's five (kAllCamMethods), in its order
     CamOptions cam;
     ClassChoice classes;
 };
 
 enum class ExplainWarningKind {
-    ClassFree,         // Feature Entropy-CAM does not depend on the class
+    ClassFree,         // Feature Entropy-CAM and Eigen-CAM do not depend on the class
     GradientConstant,  // the gradient is constant over space at this layer (global pooling follows)
 };
 struct ExplainWarning {
     ExplainWarningKind kind;
     std::string message;  // one line, no program name; what the CLI prints and writes into its JSON
 };
-ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer);
+// class_free: the titles of the class-free methods asked ("Feature Entropy-CAM", "Feature Entropy-CAM and Eigen-CAM").
+ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer,
+                             const std::string& class_free = "Feature Entropy-CAM");
 
 // A request checked against a network: what explain_input runs.
 struct ExplainPlan {

@@ -102,6 +102,25 @@ TEST_CASE("explain CLI: --top N explains N classes in one batch; --class picks o
     CHECK(r.out.find("\"class\": 282") != std::string::npos);
 }
 
+TEST_CASE("explain CLI: --methods names issue 12's methods; the grid's columns follow them; bad names list the valid") {
+    test::TempDir out;
+    const std::string cat = test::shared_path("images/coral/cat.bmp");
+    test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --methods xgradcam,layercam --out '" + out.path + "' '" + cat + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(exists(out.path + "/cat_xgradcam.png"));
+    CHECK(exists(out.path + "/cat_layercam.png"));
+    CHECK(!exists(out.path + "/cat_gradcam.png"));  // only the methods asked
+    CHECK(decode_image(out.path + "/grid.png").width == 3 * 224);  // input + 2 method columns
+    test::CliResult bad = test::run_cli("explain --model '" + model_file() + "' --methods layercam,gradcamplus --out '" + out.path + "/x' '" + cat + "'");
+    CHECK(bad.exit_code == 2);
+    CHECK(count_lines(bad.err) == 1);
+    CHECK(bad.err.find("gradcamplus") != std::string::npos);
+    for (const char* valid : {"gradcampp", "xgradcam", "eigencam", "scorecam", "posgradentropycam"})
+        CHECK(bad.err.find(valid) != std::string::npos);
+    CHECK(!exists(out.path + "/x"));
+}
+
 TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-zero exit, nothing written") {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
