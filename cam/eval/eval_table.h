@@ -54,7 +54,8 @@ std::vector<std::string> eval_csv_header(bool with_optional = false);
 std::string eval_csv_line(const EvalRow& row, bool with_optional = false);
 // True when a row has a value in an optional column (its CSV needs them).
 bool eval_rows_have_optional(const std::vector<EvalRow>& rows);
-// Rows of a CSV table with eval_csv_header(false) or eval_csv_header(true) (optional metrics NaN in the former); Error naming `name` and the line for a wrong header or a bad field.
+// Rows of a CSV table with eval_csv_header(false) (optional metrics NaN) or eval_csv_header(true); Error naming
+// `name` and the line for a wrong header or a bad field.
 std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name);
 
 // Sorts rows for aggregation: by (model, layer, steps, class_from), then method (the order of
