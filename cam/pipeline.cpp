@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cam/multilayer.h"
 #include "cam/postprocess.h"
 
 namespace ec {
@@ -53,6 +54,13 @@ std::string class_free_titles(const std::vector<CamMethod>& methods) {
     return titles;
 }
 
+// Method m's maps at every target of one row fused into one (cam/multilayer.h); the fused map has no weights.
+CamResult fused(const ImageExplanation& e, size_t m) {
+    std::vector<Heatmap> maps = {e.results[m].raw};
+    for (const std::vector<CamResult>& layer : e.more_results) maps.push_back(layer[m].raw);
+    return {fuse_layer_maps(maps), {}};
+}
+
 ExplainedMap postprocessed(CamMethod method, CamResult cam, MapSize size) {
     ExplainedMap m{method, std::move(cam), {}, {}, {}};
     m.normalized = minmax_normalize(relu_map(m.cam.raw));
@@ -84,6 +92,12 @@ ExplainPlan plan_explain(const Network& net, const ExplainRequest& request) {
     if (plan.options.methods.empty()) plan.options.methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
     plan.options.cam = request.cam;
     plan.layer = g.tensors[size_t(plan.options.target)].name;
+    for (const std::string& name : request.more_layers) {
+        const int t = g.tensor(name);
+        check_cam_target(g, t);
+        plan.options.more_targets.push_back(t);
+        plan.layer += "," + name;
+    }
     plan.outputs = output_count(net);
     plan.classes = request.classes;
     if (plan.classes.index >= 0) check_class_index(plan.classes.index, plan.outputs);
@@ -129,6 +143,7 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
         if (c.gradient_constant) add_once(out.warnings, constant);
         for (size_t m = 0; m < raw[r].methods.size(); ++m) {
             const CamMethod method = raw[r].methods[m];
+            if (!raw[r].more_results.empty()) raw[r].results[m] = fused(raw[r], m);
             c.maps.push_back(postprocessed(method, std::move(raw[r].results[m]), upsample_to));
             if (!cam_method_depends_on_class(method))
                 c.maps.back().warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer, cam_method_title(method)));

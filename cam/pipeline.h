@@ -32,6 +32,9 @@ struct ClassChoice {
 
 struct ExplainRequest {
     std::string layer;               // target tensor name; empty = default_cam_target
+    // Multi-layer CAMs (`--layer A,B`): further target names; each method's maps at `layer` and at these are
+    // fused into one (fuse_layer_maps, cam/multilayer.h; the fused map has no channel weights).
+    std::vector<std::string> more_layers;
     std::vector<CamMethod> methods;  // empty = the poster's five (kAllCamMethods), in its order
     CamOptions cam;
     ClassChoice classes;
@@ -52,7 +55,7 @@ ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer,
 // A request checked against a network: what explain_input runs.
 struct ExplainPlan {
     ExplainOptions options;  // target tensor id, the methods (empty here = no maps, only the classes), cam options
-    std::string layer;       // the target's name
+    std::string layer;       // the target's name (with more_layers: every name, comma-separated)
     ClassChoice classes;
     int outputs = 0;         // K
     std::vector<ExplainWarning> warnings;  // known before any input: ClassFree when Feature Entropy-CAM is asked

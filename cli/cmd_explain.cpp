@@ -22,6 +22,8 @@ const char* kUsage =
     "(rows: inputs; columns: input, then the methods), and with --raw the raw maps and channel weights as .npy.\n"
     "  --model M     model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer NAME  target tensor (see `entropycam layers`); default: the model's default layer\n"
+    "                A,B,...: each method's maps at these layers, ReLU'd, min-max normalised, upsampled to the\n"
+    "                finest and averaged (one backward pass serves every layer)\n"
     "  --methods     a comma list of gradcam,hirescam,respondcam,gradentropycam,featentropycam (the poster's five,\n"
     "                the default), gradcampp,xgradcam,layercam,eigencam,scorecam,signedgradentropycam,\n"
     "                posgradentropycam; or all: every method (scorecam runs the network once per channel)\n"
@@ -49,7 +51,11 @@ ExplainRequest parse_request(const Args& a) {
     try { req.cam.entropy.estimator = parse_entropy_estimator(a.get("--entropy", "spatial")); }
     catch (const Error& e) { throw UsageError(e.what()); }
     req.cam.entropy.bins = a.get_int("--bins", kDefaultHistogramBins, 1, 1 << 20);
-    req.layer = a.get("--layer");
+    if (a.has("--layer")) {  // A,B: multi-layer fusion
+        const std::vector<std::string> layers = split_list(a.get("--layer"), "--layer");
+        req.layer = layers.front();
+        req.more_layers.assign(layers.begin() + 1, layers.end());
+    }
     return req;
 }
 

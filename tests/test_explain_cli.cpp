@@ -2,6 +2,7 @@
 // the warnings, and one-line errors that leave nothing half-written.
 #include <sys/stat.h>
 
+#include "cam/explain.h"
 #include "io/image.h"
 #include "tests/test_weights_util.h"
 
@@ -119,6 +120,23 @@ TEST_CASE("explain CLI: --methods names issue 12's methods; the grid's columns f
     for (const char* valid : {"gradcampp", "xgradcam", "eigencam", "scorecam", "posgradentropycam"})
         CHECK(bad.err.find(valid) != std::string::npos);
     CHECK(!exists(out.path + "/x"));
+}
+
+TEST_CASE("explain CLI: --layer A,B writes the fused overlays") {
+    test::TempDir out;
+    const Graph& g = test::imported_model("mobilenet_v2_1.0_224_quant").graph;
+    const std::string late = g.tensors[size_t(default_cam_target(g, test::imported_model("mobilenet_v2_1.0_224_quant").logits))].name;
+    std::string early;
+    for (const Node& node : g.nodes)  // the first Relu6 feature map: another layer than the default, by rule
+        if (early.empty() && node.op == OpKind::Relu6 && g.tensors[size_t(node.output)].shape.rank == 4)
+            early = g.tensors[size_t(node.output)].name;
+    const std::string cat = test::shared_path("images/coral/cat.bmp");
+    test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --layer '" + early + "," + late +
+                                      "' --methods gradcam --json --out '" + out.path + "' '" + cat + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(exists(out.path + "/cat_gradcam.png"));
+    CHECK(r.out.find(early + "," + late) != std::string::npos);  // the JSON names both layers
 }
 
 TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-zero exit, nothing written") {

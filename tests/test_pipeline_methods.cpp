@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "api/network.h"
+#include "cam/multilayer.h"
 #include "cam/pipeline.h"
 #include "io/image.h"
 #include "tests/test_weights_util.h"
@@ -114,4 +115,33 @@ TEST_CASE("pipeline methods: Eigen-CAM and Feature Entropy-CAM run no backward; 
     CHECK(a.nodes_run_backward == b.nodes_run_backward);
     for (size_t m = 0; m < gradient.size(); ++m)
         CHECK(both.classes[0].maps[m].cam.raw.values == alone.classes[0].maps[m].cam.raw.values);
+}
+
+TEST_CASE("pipeline methods: --layer A,B fuses each method's maps at both layers from one backward pass") {
+    const Fixture f;
+    const std::string late = f.model.graph.tensors[size_t(default_cam_target(f.model.graph, f.model.logits))].name;
+    REQUIRE(late != f.layer);
+    const std::vector<CamMethod> methods = {CamMethod::GradCam, CamMethod::LayerCam, CamMethod::EigenCam};
+    ExplainRequest both = request(f.layer, methods);
+    both.more_layers = {late};
+    const ExplainPlan plan = plan_explain(f.net, both);
+    CHECK(plan.layer == f.layer + "," + late);
+    Session s, early_only, late_only;
+    const InputExplanation fused = explain_input(f.net, s, plan, f.in.input, {30, 20});
+    const InputExplanation early = explain_input(f.net, early_only, plan_explain(f.net, request(f.layer, methods)), f.in.input);
+    const InputExplanation at_late = explain_input(f.net, late_only, plan_explain(f.net, request(late, methods)), f.in.input);
+    // One backward to the earliest layer serves both: as many nodes as the backward to the early layer alone.
+    CHECK(s.nodes_run_backward == early_only.nodes_run_backward);
+    for (size_t m = 0; m < methods.size(); ++m) {
+        CAPTURE(cam_method_name(methods[m]));
+        const Heatmap expected = fuse_layer_maps({early.classes[0].maps[m].cam.raw, at_late.classes[0].maps[m].cam.raw});
+        const ExplainedMap& got = fused.classes[0].maps[m];
+        REQUIRE((got.cam.raw.h == expected.h && got.cam.raw.w == expected.w));
+        for (size_t i = 0; i < expected.values.size(); ++i) CHECK(got.cam.raw.values[i] == doctest::Approx(expected.values[i]).epsilon(1e-5));
+        CHECK(got.cam.weights.empty());
+        CHECK((got.upsampled.h == 30 && got.upsampled.w == 20));
+    }
+    ExplainRequest bad = request(f.layer, methods);
+    bad.more_layers = {"no such layer"};
+    CHECK_THROWS_AS(plan_explain(f.net, bad), Error);
 }
