@@ -286,14 +286,15 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "entropycam evaluate: %zu of %zu inputs%s, layer %s, %zu methods, %d steps\n", todo.size(),
                  inputs.size(), shard.count > 1 ? shard_text.c_str() : "", layer.c_str(),
                  methods.size(), steps);
-    EvalRun run{model, net, plan, {}, {}, steps, class_from, false};
+    EvaluateOptions options;
+    options.steps = steps;
+    options.deletion = want[kDeletion];
+    options.insertion = want[kInsertion];
+    options.average_drop = want[kAverageDrop] || want[kIncrease];
+    options.road = road;
+    options.road_options.noise_std = road_noise_std(model.preprocessing);
+    EvalRun run{model, net, plan, options, {}, steps, class_from, false};
     std::copy(std::begin(want), std::end(want), std::begin(run.want));
-    run.options.steps = steps;
-    run.options.deletion = want[kDeletion];
-    run.options.insertion = want[kInsertion];
-    run.options.average_drop = want[kAverageDrop] || want[kIncrease];
-    run.options.road = road;
-    run.options.road_options.noise_std = road_noise_std(model.preprocessing);
 
     Session session;
     std::vector<EvalRow> new_rows;
