@@ -93,7 +93,10 @@ ec::ExplainPlan plan(const ec::Network& net, const ExplainOptions& options) {
     try {
         ec::ExplainRequest request;
         request.layer = options.layer;
-        for (const std::string& name : options.methods) request.methods.push_back(ec::parse_cam_method(name));
+        for (const std::string& name : options.methods) {
+            if (name == "all") request.methods.insert(request.methods.end(), std::begin(ec::kEveryCamMethod), std::end(ec::kEveryCamMethod));
+            else request.methods.push_back(ec::parse_cam_method(name));
+        }
         request.cam.entropy.estimator = ec::parse_entropy_estimator(options.entropy);
         if (options.bins < 2 || options.bins > 65536)
             throw ec::Error("bins is " + std::to_string(options.bins) + ", must be 2..65536");

@@ -2,7 +2,7 @@
 // the C API is <entropycam/entropycam.h>, api/entropycam_c.h in the repository).
 //
 // Load a model once, then classify and explain images (files, or RGB buffers of any size: the library resizes)
-// with any of the five CAM methods. A loaded model is immutable: any number of threads may call classify/explain
+// with any of the twelve CAM methods. A loaded model is immutable: any number of threads may call classify/explain
 // on it at once (each call has its own run state). Nothing is printed; every failure throws entropycam::Error,
 // the one exception type, with a one-line message and the CLI's exit code as its kind.
 #pragma once
@@ -63,7 +63,10 @@ ECAM_API std::vector<Prediction> classify(const Model& model, const std::string&
 ECAM_API std::vector<Prediction> classify(const Model& model, RgbView image, int k = 5);
 
 struct ExplainOptions {
-    std::vector<std::string> methods;  // "gradcam", "hirescam", "respondcam", "gradentropycam", "featentropycam"; empty = all
+    // "gradcam", "hirescam", "respondcam", "gradentropycam", "featentropycam" (the poster's five: empty = these),
+    // "gradcampp", "xgradcam", "layercam", "eigencam", "scorecam", "signedgradentropycam", "posgradentropycam";
+    // "all" = every method. Score-CAM runs the network once per channel of the layer.
+    std::vector<std::string> methods;
     std::string layer;                 // target tensor name; empty = the model's default layer
     int class_index = -1;              // output index to explain; -1 = the best classes (see top)
     int top = 1;                       // with class_index -1: explain the `top` most probable classes
@@ -78,7 +81,7 @@ struct CamMap {
     std::vector<float> normalized;     // ReLU, min-max to [0, 1], at the layer's resolution
     int width = 0, height = 0;         // the input image's size (a preprocessed .npy: the model's input size)
     std::vector<float> heatmap;        // `normalized` upsampled (bilinear) to width x height
-    std::vector<float> weights;        // one per channel (empty for HiResCAM)
+    std::vector<float> weights;        // one per channel (empty for HiResCAM and LayerCAM)
 };
 
 struct Explanation {

@@ -45,8 +45,8 @@ void require(bool ok, const char* what) {
 
 entropycam::ExplainOptions options(const char* methods, const char* layer, int class_index) {
     entropycam::ExplainOptions o;
-    const std::string list = methods ? methods : "all";
-    if (list != "all") {
+    const std::string list = methods ? methods : "";
+    if (!list.empty()) {  // NULL or "": the poster's five; "all" is passed on (every method)
         size_t start = 0;
         for (;;) {
             const size_t comma = list.find(',', start);

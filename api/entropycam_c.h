@@ -43,7 +43,8 @@ ECAM_C_API int ecam_classify_file(const ecam_model* model, const char* image_pat
 ECAM_C_API int ecam_classify_rgb(const ecam_model* model, const unsigned char* rgb, int width, int height, int k,
                                  int* indices, float* probabilities);
 
-/* methods: comma list as on the command line ("gradcam,hirescam"), NULL or "all" = all five; layer: NULL = the
+/* methods: comma list as on the command line ("gradcam,hirescam"), NULL = the poster's five, "all" = all twelve
+ * (Score-CAM among them runs the network once per channel); layer: NULL = the
  * default layer; class_index: -1 = top-1. rgb: width x height x 3 bytes, row-major, any size (resized). */
 ECAM_C_API int ecam_explain_file(const ecam_model* model, const char* image_path, const char* methods, const char* layer,
                                  int class_index, ecam_explanation** out);

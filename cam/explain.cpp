@@ -28,6 +28,16 @@ bool is_global_pool(const Graph& g, const Node& node) {
     return node.op == OpKind::AvgPool && out.rank == 4 && out.h() == 1 && out.w() == 1;
 }
 
+// Every method's CAM of batch row i at tensor `target` (its gradient in s.grads when need_gradient).
+std::vector<CamResult> cams_at(const Session& s, int target, int i, const std::vector<CamMethod>& methods,
+                               bool need_gradient, const CamOptions& cam) {
+    const FeatureMapView a = image_view(s.values[size_t(target)], i);
+    const FeatureMapView grad = need_gradient ? image_view(s.grads[size_t(target)], i) : FeatureMapView{};
+    std::vector<CamResult> out;
+    for (CamMethod m : methods) out.push_back(compute_cam(m, a, grad, cam));
+    return out;
+}
+
 }  // namespace
 
 int default_cam_target(const Graph& g, int logits) {
@@ -63,6 +73,7 @@ std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, co
 std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, int logits,
                                                     const std::vector<int>& classes, const ExplainOptions& options) {
     check_cam_target(g, options.target);
+    for (int t : options.more_targets) check_cam_target(g, t);
     std::vector<CamMethod> methods = options.methods;
     if (methods.empty()) methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
     const Tensor& out = s.values[logits];
@@ -88,17 +99,15 @@ std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, 
         req.from = logits;
         req.seed = one_hot_seed(out.shape, cls);
         req.stop_at = {options.target};
+        req.stop_at.insert(req.stop_at.end(), options.more_targets.begin(), options.more_targets.end());
         backward(g, s, req);
     }
-    const Tensor& act = s.values[options.target];
     for (int i = 0; i < n; ++i) {
-        FeatureMapView a = image_view(act, i);
-        FeatureMapView grad;
-        if (need_gradient) {
-            grad = image_view(s.grads[options.target], i);
-            result[i].gradient_constant = gradient_is_spatially_constant(grad);
-        }
-        for (CamMethod m : methods) result[i].results.push_back(compute_cam(m, a, grad, options.cam));
+        CamOptions cam = options.cam;
+        if (options.class_scores_for) cam.class_scores = options.class_scores_for(cls[i]);
+        if (need_gradient) result[i].gradient_constant = gradient_is_spatially_constant(image_view(s.grads[options.target], i));
+        result[i].results = cams_at(s, options.target, i, methods, need_gradient, cam);
+        for (int t : options.more_targets) result[i].more_results.push_back(cams_at(s, t, i, methods, need_gradient, cam));
     }
     return result;
 }

@@ -3,6 +3,7 @@
 // target activation and its gradient. Works on a batch: row n explains class classes[n].
 // Returns raw maps; ReLU, normalisation, upsampling and rendering are the caller's separate steps.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ struct ExplainOptions {
     int target = -1;                  // tensor id of the CAM target: any 4-D tensor of the graph
     std::vector<CamMethod> methods;   // empty = all five, in the poster's order
     CamOptions cam;
+    // Score-CAM, whose score is of the class a row explains: the class-score function for class `cls` (the
+    // caller wraps its network; with cam.input, what compute_cam needs). Unset: cam.class_scores for every row.
+    std::function<ClassScoreFn(int cls)> class_scores_for;
+    // Multi-layer CAMs (cam/multilayer.h): further targets whose gradients come from the same backward pass
+    // (stop_at every target); their maps are in ImageExplanation::more_results.
+    std::vector<int> more_targets;
 };
 
 struct ImageExplanation {
@@ -24,6 +31,7 @@ struct ImageExplanation {
     float prob = 0;      // its softmax probability
     std::vector<CamMethod> methods;
     std::vector<CamResult> results;      // one per method, same order
+    std::vector<std::vector<CamResult>> more_results;  // per ExplainOptions::more_targets: one per method
     bool gradient_constant = false;      // the degeneracy of method.md at this target (see cam_methods.h)
 };
 

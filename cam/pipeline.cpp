@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cam/multilayer.h"
 #include "cam/postprocess.h"
 
 namespace ec {
@@ -34,6 +35,32 @@ std::vector<int> chosen_classes(const Session& s, const ExplainPlan& plan, int l
     return top_k(s.values[size_t(logits)], 0, plan.classes.top);
 }
 
+// Score-CAM's class score (cam/class_score.h): the softmax probability of class `cls` for every row of a batch
+// of masked inputs, run through `s`, a session of its own (the pipeline's keeps the target activation).
+ClassScoreFn softmax_probability_of(const Graph& g, int logits, Session& s, int cls) {
+    return [&g, logits, &s, cls](const Tensor& batch, std::vector<float>& scores) {
+        forward_until(g, s, {&batch}, logits);
+        const Tensor& out = s.values[size_t(logits)];
+        scores.resize(size_t(batch.shape.n()));
+        for (int r = 0; r < batch.shape.n(); ++r) scores[size_t(r)] = float(softmax_row(out, r)[size_t(cls)]);
+    };
+}
+
+// The titles of the planned methods whose map is the same for every class ("Feature Entropy-CAM and Eigen-CAM").
+std::string class_free_titles(const std::vector<CamMethod>& methods) {
+    std::string titles;
+    for (CamMethod m : methods)
+        if (!cam_method_depends_on_class(m)) titles += (titles.empty() ? "" : " and ") + std::string(cam_method_title(m));
+    return titles;
+}
+
+// Method m's maps at every target of one row fused into one (cam/multilayer.h); the fused map has no weights.
+CamResult fused(const ImageExplanation& e, size_t m) {
+    std::vector<Heatmap> maps = {e.results[m].raw};
+    for (const std::vector<CamResult>& layer : e.more_results) maps.push_back(layer[m].raw);
+    return {fuse_layer_maps(maps), {}};
+}
+
 ExplainedMap postprocessed(CamMethod method, CamResult cam, MapSize size) {
     ExplainedMap m{method, std::move(cam), {}, {}, {}};
     m.normalized = minmax_normalize(relu_map(m.cam.raw));
@@ -48,9 +75,10 @@ int output_count(const Network& net) {
     return s[s.rank - 1];
 }
 
-ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer) {
+ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer, const std::string& class_free) {
     if (kind == ExplainWarningKind::ClassFree)
-        return {kind, "Feature Entropy-CAM does not depend on the class: it is the same map for every class"};
+        return {kind, class_free + (class_free.find(" and ") == std::string::npos ? " does" : ": each map")
+                          + " not depend on the class: it is the same map for every class"};
     return {kind, "at layer '" + layer + "' the gradient is constant over space (global pooling follows): Grad-CAM, "
                   "HiResCAM and Respond-CAM coincide and Grad Entropy-CAM degenerates; choose an earlier --layer"};
 }
@@ -64,12 +92,18 @@ ExplainPlan plan_explain(const Network& net, const ExplainRequest& request) {
     if (plan.options.methods.empty()) plan.options.methods.assign(std::begin(kAllCamMethods), std::end(kAllCamMethods));
     plan.options.cam = request.cam;
     plan.layer = g.tensors[size_t(plan.options.target)].name;
+    for (const std::string& name : request.more_layers) {
+        const int t = g.tensor(name);
+        check_cam_target(g, t);
+        plan.options.more_targets.push_back(t);
+        plan.layer += "," + name;
+    }
     plan.outputs = output_count(net);
     plan.classes = request.classes;
     if (plan.classes.index >= 0) check_class_index(plan.classes.index, plan.outputs);
     else if (plan.classes.top < 1) throw Error("explain: asked for the top " + std::to_string(plan.classes.top) + " classes");
-    for (CamMethod m : plan.options.methods)
-        if (m == CamMethod::FeatEntropyCam) add_once(plan.warnings, make_warning(ExplainWarningKind::ClassFree, plan.layer));
+    const std::string class_free = class_free_titles(plan.options.methods);
+    if (!class_free.empty()) plan.warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer, class_free));
     return plan;
 }
 
@@ -95,7 +129,13 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
     }
     if (plan.options.methods.empty()) return out;
 
-    std::vector<ImageExplanation> raw = explain_after_forward(g, s, net.logits, classes, plan.options);
+    ExplainOptions options = plan.options;
+    Session scores;  // Score-CAM's masked batches (its own forward passes)
+    if (std::any_of(options.methods.begin(), options.methods.end(), cam_method_needs_forward_passes)) {
+        options.cam.input = &input;
+        options.class_scores_for = [&g, &net, &scores](int cls) { return softmax_probability_of(g, net.logits, scores, cls); };
+    }
+    std::vector<ImageExplanation> raw = explain_after_forward(g, s, net.logits, classes, options);
     for (size_t r = 0; r < raw.size(); ++r) {
         ClassExplanation& c = out.classes[r];
         c.gradient_constant = raw[r].gradient_constant;
@@ -103,10 +143,11 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
         if (c.gradient_constant) add_once(out.warnings, constant);
         for (size_t m = 0; m < raw[r].methods.size(); ++m) {
             const CamMethod method = raw[r].methods[m];
+            if (!raw[r].more_results.empty()) raw[r].results[m] = fused(raw[r], m);
             c.maps.push_back(postprocessed(method, std::move(raw[r].results[m]), upsample_to));
-            if (method == CamMethod::FeatEntropyCam)
-                c.maps.back().warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer));
-            else if (c.gradient_constant)
+            if (!cam_method_depends_on_class(method))
+                c.maps.back().warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer, cam_method_title(method)));
+            else if (c.gradient_constant && cam_method_needs_gradient(method))
                 c.maps.back().warnings.push_back(constant);
         }
     }

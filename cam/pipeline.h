@@ -32,25 +32,30 @@ struct ClassChoice {
 
 struct ExplainRequest {
     std::string layer;               // target tensor name; empty = default_cam_target
-    std::vector<CamMethod> methods;  // empty = all five, in the poster's order
+    // Multi-layer CAMs (`--layer A,B`): further target names; each method's maps at `layer` and at these are
+    // fused into one (fuse_layer_maps, cam/multilayer.h; the fused map has no channel weights).
+    std::vector<std::string> more_layers;
+    std::vector<CamMethod> methods;  // empty = the poster's five (kAllCamMethods), in its order
     CamOptions cam;
     ClassChoice classes;
 };
 
 enum class ExplainWarningKind {
-    ClassFree,         // Feature Entropy-CAM does not depend on the class
+    ClassFree,         // Feature Entropy-CAM and Eigen-CAM do not depend on the class
     GradientConstant,  // the gradient is constant over space at this layer (global pooling follows)
 };
 struct ExplainWarning {
     ExplainWarningKind kind;
     std::string message;  // one line, no program name; what the CLI prints and writes into its JSON
 };
-ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer);
+// class_free: the titles of the class-free methods asked ("Feature Entropy-CAM", "Feature Entropy-CAM and Eigen-CAM").
+ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer,
+                             const std::string& class_free = "Feature Entropy-CAM");
 
 // A request checked against a network: what explain_input runs.
 struct ExplainPlan {
     ExplainOptions options;  // target tensor id, the methods (empty here = no maps, only the classes), cam options
-    std::string layer;       // the target's name
+    std::string layer;       // the target's name (with more_layers: every name, comma-separated)
     ClassChoice classes;
     int outputs = 0;         // K
     std::vector<ExplainWarning> warnings;  // known before any input: ClassFree when Feature Entropy-CAM is asked

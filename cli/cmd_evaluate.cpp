@@ -38,10 +38,12 @@ const char* kUsage =
     "method, mean ± 95 % confidence interval over images (1.96 * sd / sqrt(n)) per metric, and the image count.\n"
     "  --model M       model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer NAME    CAM target tensor (see `entropycam layers`); default: the model's default layer\n"
-    "  --methods       all (default: the five CAMs, center, random) or a comma list of gradcam, hirescam,\n"
-    "                  respondcam, gradentropycam, featentropycam, center, random\n"
+    "  --methods       all (default: the five CAMs, center, random) or a comma list of center, random and\n"
+    "                  any method of `entropycam explain --help` (gradcam, ..., scorecam, posgradentropycam)\n"
     "  --metrics       comma list of deletion, insertion, drop (Average Drop %), increase (Increase in\n"
-    "                  Confidence %), pointing (energy pointing game, needs --masks); default: all\n"
+    "                  Confidence %), pointing (energy pointing game, needs --masks), road (ROAD, Rong et al.\n"
+    "                  2022: road_morf and road_lerf, the means of its curves over 10..90 % removed; slow: 18\n"
+    "                  sparse solves per map, 0.2-1 s each at 224 x 224); default: all but road\n"
     "  --steps N       Deletion/Insertion steps, ceil(H*W/N) pixels each (default 50; RISE: 224)\n"
     "  --class-from    top1 (default: the top-1 class on the clean image) or a CSV with columns file and\n"
     "                  imagenet_index (e.g. imagenet-dev/labels.csv; +1 for 1001-output models)\n"
@@ -83,9 +85,16 @@ void write_all(int fd, const std::string& text, const std::string& path) {
     }
 }
 
+std::string csv_header_line(bool road) {
+    std::string header;
+    for (const std::string& h : eval_csv_header(road)) header += (header.empty() ? "" : ",") + h;
+    return header + "\n";
+}
+
 // Opens the CSV for appending. With resume, reads the rows already there (after dropping a partial last line,
-// the trace of a killed run); otherwise truncates. Writes the header into an empty file.
-int open_csv(const std::string& path, bool resume, std::vector<EvalRow>& existing) {
+// the trace of a killed run; Error when its columns are not this run's: with or without ROAD); otherwise
+// truncates. Writes the header into an empty file.
+int open_csv(const std::string& path, bool resume, bool road, std::vector<EvalRow>& existing) {
     struct stat st;
     if (resume && ::stat(path.c_str(), &st) == 0) {
         std::vector<uint8_t> bytes = read_file_bytes(path, kMaxTextFileBytes);
@@ -98,13 +107,15 @@ int open_csv(const std::string& path, bool resume, std::vector<EvalRow>& existin
                 throw Error(path + ": cannot truncate the partial last line (" + std::strerror(errno) + ")");
         }
         if (keep > 0) existing = eval_rows_from_csv(parse_csv(std::string(bytes.begin(), bytes.begin() + long(keep)), path), path);
+        const std::string header = csv_header_line(road);  // a valid evaluate CSV: with or without ROAD?
+        if (keep > 0 && std::string(bytes.begin(), bytes.begin() + long(std::min(keep, header.size()))) != header)
+            throw Error(path + ": its columns are not this run's (" + (road ? "without" : "with") +
+                        " road_morf,road_lerf); use another --csv or the same --metrics");
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC), 0644);
     if (fd < 0) throw Error(path + ": cannot open for writing (" + std::strerror(errno) + ")");
     if (::fstat(fd, &st) == 0 && st.st_size == 0) {
-        std::string header;
-        for (const std::string& h : eval_csv_header()) header += (header.empty() ? "" : ",") + h;
-        write_all(fd, header + "\n", path);
+        write_all(fd, csv_header_line(road), path);
     }
     return fd;
 }
@@ -152,8 +163,10 @@ std::vector<EvalRow> evaluate_input(EvalRun& run, Session& session, const std::s
     }
     Mask mask;
     if (!mask_path.empty() && run.want[kPointing]) mask = resize_mask_nearest(load_mask(mask_path), height, width);
+    EvaluateOptions options = run.options;
+    options.road_options.seed = uint64_t(index);  // like the random baseline: the same draws for every shard
     const std::vector<MapScores> scores = evaluate_maps(model.graph, session, model.logits, in.input, clean, maps,
-                                                        mask.h ? &mask : nullptr, run.options);
+                                                        mask.h ? &mask : nullptr, options);
     std::vector<EvalRow> rows;
     for (size_t m = 0; m < pending.size(); ++m) {
         const EvalRow identity{path, long(index), model.name, plan.layer, run.steps, run.class_from, pending[m],
@@ -175,17 +188,20 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     bool want[kEvalMetricCount] = {};
     if (a.has("--metrics")) {
         for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) {
+            if (m == "road") { want[kRoadMorf] = want[kRoadLerf] = true; continue; }
             try { want[parse_eval_metric(m)] = true; } catch (const Error& e) { throw UsageError(e.what()); }
         }
     } else {
         std::fill(std::begin(want), std::end(want), true);
         want[kPointing] = a.has("--masks");
+        want[kRoadMorf] = want[kRoadLerf] = false;  // ROAD is slow: only when --metrics names it
     }
     if (want[kPointing] && !a.has("--masks")) throw UsageError("the pointing metric needs --masks DIR");
     const int steps = a.get_int("--steps", kDefaultCurveSteps, 1, 1 << 24);
     const Shard shard = a.has("--shard") ? shard_option(a.get("--shard")) : Shard{};
     const std::string class_from = a.get("--class-from", "top1");
     const std::string csv_path = a.get("--csv");
+    const bool road = want[kRoadMorf] || want[kRoadLerf];  // the CSV has the ROAD columns
     if (a.has("--resume") && csv_path.empty()) throw UsageError("--resume needs --csv FILE");
 
     // ---- Check everything before the long run starts. ----
@@ -224,7 +240,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     }
 
     std::vector<EvalRow> existing;
-    const int fd = csv_path.empty() ? -1 : open_csv(csv_path, a.has("--resume"), existing);
+    const int fd = csv_path.empty() ? -1 : open_csv(csv_path, a.has("--resume"), road, existing);
     std::set<std::string> done;  // input + '\n' + method, for this layer
     for (const EvalRow& r : existing) {
         if (r.model != model.name || r.steps != steps || r.class_from != class_from)
@@ -238,12 +254,15 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "entropycam evaluate: %zu of %zu inputs%s, layer %s, %zu methods, %d steps\n", todo.size(),
                  inputs.size(), shard.count > 1 ? shard_text.c_str() : "", layer.c_str(),
                  methods.size(), steps);
-    EvalRun run{model, net, plan, {}, {}, steps, class_from, false};
+    EvaluateOptions options;
+    options.steps = steps;
+    options.deletion = want[kDeletion];
+    options.insertion = want[kInsertion];
+    options.average_drop = want[kAverageDrop] || want[kIncrease];
+    options.road = road;
+    options.road_options.noise_std = road_noise_std(model.preprocessing);
+    EvalRun run{model, net, plan, options, {}, steps, class_from, false};
     std::copy(std::begin(want), std::end(want), std::begin(run.want));
-    run.options.steps = steps;
-    run.options.deletion = want[kDeletion];
-    run.options.insertion = want[kInsertion];
-    run.options.average_drop = want[kAverageDrop] || want[kIncrease];
 
     Session session;
     std::vector<EvalRow> new_rows;
@@ -257,7 +276,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
 
         std::string lines;
         for (const EvalRow& r : evaluate_input(run, session, inputs[i], i, masks[i], requested_class[i], pending)) {
-            lines += eval_csv_line(r);
+            lines += eval_csv_line(r, road);
             new_rows.push_back(r);
         }
         if (fd >= 0) write_all(fd, lines, csv_path);  // every row of this input in one write: never half an input

@@ -22,7 +22,11 @@ const char* kUsage =
     "(rows: inputs; columns: input, then the methods), and with --raw the raw maps and channel weights as .npy.\n"
     "  --model M     model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer NAME  target tensor (see `entropycam layers`); default: the model's default layer\n"
-    "  --methods     all (default) or a comma list of gradcam,hirescam,respondcam,gradentropycam,featentropycam\n"
+    "                A,B,...: each method's maps at these layers, ReLU'd, min-max normalised, upsampled to the\n"
+    "                finest and averaged (one backward pass serves every layer)\n"
+    "  --methods     a comma list of gradcam,hirescam,respondcam,gradentropycam,featentropycam (the poster's five,\n"
+    "                the default), gradcampp,xgradcam,layercam,eigencam,scorecam,signedgradentropycam,\n"
+    "                posgradentropycam; or all: every method (scorecam runs the network once per channel)\n"
     "  --class K     explain output index K;  --top N  explain the N best classes (default: the top-1 class)\n"
     "  --entropy     entropy estimator of the entropy CAMs: spatial (default) or hist, with --bins B (256)\n"
     "  --out DIR     output folder (created if missing); default out/explain\n";
@@ -38,15 +42,20 @@ ExplainRequest parse_request(const Args& a) {
     if (a.has("--class") && a.has("--top")) throw UsageError("--class and --top exclude each other");
     ExplainRequest req;
     req.classes.top = a.get_int("--top", 1, 1, 100);
-    const std::string methods = a.get("--methods", "all");
-    if (methods != "all")
+    const std::string methods = a.get("--methods");
+    if (methods == "all") req.methods.assign(std::begin(kEveryCamMethod), std::end(kEveryCamMethod));
+    else if (a.has("--methods"))
         for (const std::string& m : split_list(methods, "--methods")) {
             try { req.methods.push_back(parse_cam_method(m)); } catch (const Error& e) { throw UsageError(e.what()); }
         }
     try { req.cam.entropy.estimator = parse_entropy_estimator(a.get("--entropy", "spatial")); }
     catch (const Error& e) { throw UsageError(e.what()); }
     req.cam.entropy.bins = a.get_int("--bins", kDefaultHistogramBins, 1, 1 << 20);
-    req.layer = a.get("--layer");
+    if (a.has("--layer")) {  // A,B: multi-layer fusion
+        const std::vector<std::string> layers = split_list(a.get("--layer"), "--layer");
+        req.layer = layers.front();
+        req.more_layers.assign(layers.begin() + 1, layers.end());
+    }
     return req;
 }
 

@@ -49,9 +49,10 @@ void sort_in_evaluate_order(std::vector<EvalRow>& rows) {
 void write_merged_csv(const std::string& path, std::vector<EvalRow> rows) {
     sort_in_evaluate_order(rows);
     std::string text;
-    for (const std::string& h : eval_csv_header()) text += (text.empty() ? "" : ",") + h;
+    const bool road = eval_rows_have_optional(rows);  // the ROAD columns when any row has them
+    for (const std::string& h : eval_csv_header(road)) text += (text.empty() ? "" : ",") + h;
     text += "\n";
-    for (const EvalRow& r : rows) text += eval_csv_line(r);
+    for (const EvalRow& r : rows) text += eval_csv_line(r, road);
     write_file_atomic(path, text);
 }
 

@@ -2,6 +2,7 @@
 // the warnings, and one-line errors that leave nothing half-written.
 #include <sys/stat.h>
 
+#include "cam/explain.h"
 #include "io/image.h"
 #include "tests/test_weights_util.h"
 
@@ -100,6 +101,42 @@ TEST_CASE("explain CLI: --top N explains N classes in one batch; --class picks o
     r = test::run_cli("explain --model '" + model_file() + "' --class 282 --methods hirescam --json --out '" + out.path + "' '" + cat + "'");
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("\"class\": 282") != std::string::npos);
+}
+
+TEST_CASE("explain CLI: --methods names issue 12's methods; the grid's columns follow them; bad names list the valid" * ec::test::needs_shared()) {
+    test::TempDir out;
+    const std::string cat = test::shared_path("images/coral/cat.bmp");
+    test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --methods xgradcam,layercam --out '" + out.path + "' '" + cat + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(exists(out.path + "/cat_xgradcam.png"));
+    CHECK(exists(out.path + "/cat_layercam.png"));
+    CHECK(!exists(out.path + "/cat_gradcam.png"));  // only the methods asked
+    CHECK(decode_image(out.path + "/grid.png").width == 3 * 224);  // input + 2 method columns
+    test::CliResult bad = test::run_cli("explain --model '" + model_file() + "' --methods layercam,gradcamplus --out '" + out.path + "/x' '" + cat + "'");
+    CHECK(bad.exit_code == 2);
+    CHECK(count_lines(bad.err) == 1);
+    CHECK(bad.err.find("gradcamplus") != std::string::npos);
+    for (const char* valid : {"gradcampp", "xgradcam", "eigencam", "scorecam", "posgradentropycam"})
+        CHECK(bad.err.find(valid) != std::string::npos);
+    CHECK(!exists(out.path + "/x"));
+}
+
+TEST_CASE("explain CLI: --layer A,B writes the fused overlays" * ec::test::needs_shared()) {
+    test::TempDir out;
+    const Graph& g = test::imported_model("mobilenet_v2_1.0_224_quant").graph;
+    const std::string late = g.tensors[size_t(default_cam_target(g, test::imported_model("mobilenet_v2_1.0_224_quant").logits))].name;
+    std::string early;
+    for (const Node& node : g.nodes)  // the first Relu6 feature map: another layer than the default, by rule
+        if (early.empty() && node.op == OpKind::Relu6 && g.tensors[size_t(node.output)].shape.rank == 4)
+            early = g.tensors[size_t(node.output)].name;
+    const std::string cat = test::shared_path("images/coral/cat.bmp");
+    test::CliResult r = test::run_cli("explain --model '" + model_file() + "' --layer '" + early + "," + late +
+                                      "' --methods gradcam --json --out '" + out.path + "' '" + cat + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(exists(out.path + "/cat_gradcam.png"));
+    CHECK(r.out.find(early + "," + late) != std::string::npos);  // the JSON names both layers
 }
 
 TEST_CASE("explain CLI: bad layer, class, flag or output folder: one line, non-zero exit, nothing written" * ec::test::needs_shared()) {

@@ -21,14 +21,17 @@ struct MetricInfo {
     const char* column;
     const char* title;
     bool lower_is_better;
-    bool percent;  // printed with one decimal, else three
+    bool percent;   // printed with one decimal, else three
+    bool optional;  // a CSV column only in the files of runs that asked for it (ROAD: slow, opt-in)
 };
 const MetricInfo kMetrics[kEvalMetricCount] = {
-    {"deletion", "deletion_auc", "Deletion AUC ↓", true, false},
-    {"insertion", "insertion_auc", "Insertion AUC ↑", false, false},
-    {"drop", "average_drop", "Average Drop % ↓", true, true},
-    {"increase", "increase", "Increase in Confidence % ↑", false, true},
-    {"pointing", "pointing", "Energy pointing game ↑", false, false},
+    {"deletion", "deletion_auc", "Deletion AUC ↓", true, false, false},
+    {"insertion", "insertion_auc", "Insertion AUC ↑", false, false, false},
+    {"drop", "average_drop", "Average Drop % ↓", true, true, false},
+    {"increase", "increase", "Increase in Confidence % ↑", false, true, false},
+    {"pointing", "pointing", "Energy pointing game ↑", false, false, false},
+    {"road_morf", "road_morf", "ROAD MoRF ↓", true, false, true},
+    {"road_lerf", "road_lerf", "ROAD LeRF ↑", false, false, true},
 };
 
 const MetricInfo& info(int metric) {
@@ -138,6 +141,14 @@ const char* eval_metric_name(int metric) { return info(metric).name; }
 const char* eval_metric_column(int metric) { return info(metric).column; }
 const char* eval_metric_title(int metric) { return info(metric).title; }
 bool eval_metric_lower_is_better(int metric) { return info(metric).lower_is_better; }
+bool eval_metric_optional(int metric) { return info(metric).optional; }
+
+bool eval_rows_have_optional(const std::vector<EvalRow>& rows) {
+    for (const EvalRow& r : rows)
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            if (kMetrics[k].optional && !std::isnan(r.metric[k])) return true;
+    return false;
+}
 
 int parse_eval_metric(const std::string& name) {
     std::string valid;
@@ -179,6 +190,8 @@ EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)
     row.metric[kAverageDrop] = scores.average_drop;
     row.metric[kIncrease] = scores.increase;
     row.metric[kPointing] = scores.pointing;
+    row.metric[kRoadMorf] = scores.road_morf;
+    row.metric[kRoadLerf] = scores.road_lerf;
     for (int k = 0; k < kEvalMetricCount; ++k)
         if (!want[k]) row.metric[k] = std::nan("");
     if (!want[kAverageDrop] && !want[kIncrease]) row.prob_masked = std::nan("");
@@ -186,29 +199,31 @@ EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)
     return row;
 }
 
-std::vector<std::string> eval_csv_header() {
+std::vector<std::string> eval_csv_header(bool with_optional) {
     std::vector<std::string> h = {"input", "index", "model", "layer", "steps", "class_from", "method",
                                   "class", "label", "prob", "prob_masked"};
-    for (const MetricInfo& m : kMetrics) h.push_back(m.column);
+    for (const MetricInfo& m : kMetrics)
+        if (with_optional || !m.optional) h.push_back(m.column);
     return h;
 }
 
-std::string eval_csv_line(const EvalRow& r) {
+std::string eval_csv_line(const EvalRow& r, bool with_optional) {
     std::vector<std::string> f = {r.input, std::to_string(r.index), r.model, r.layer, std::to_string(r.steps),
                                   r.class_from, r.method, std::to_string(r.cls), r.label, number(r.prob),
                                   number(r.prob_masked)};
-    for (double v : r.metric) f.push_back(number(v));
+    for (int k = 0; k < kEvalMetricCount; ++k)
+        if (with_optional || !kMetrics[k].optional) f.push_back(number(r.metric[k]));
     std::string line;
     for (size_t i = 0; i < f.size(); ++i) line += (i ? "," : "") + csv_escape(f[i]);
     return line + "\n";
 }
 
 std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name) {
-    if (table.header != eval_csv_header())
-        {
+    const bool with_optional = table.header == eval_csv_header(true);
+    if (!with_optional && table.header != eval_csv_header(false)) {
         std::string expected;
         for (const std::string& h : eval_csv_header()) expected += (expected.empty() ? "" : ",") + h;
-        throw Error(name + ": not an `entropycam evaluate` CSV: expected the header " + expected);
+        throw Error(name + ": not an `entropycam evaluate` CSV: expected the header " + expected + " (ROAD runs: then road_morf,road_lerf)");
     }
     std::vector<EvalRow> rows;
     for (size_t i = 0; i < table.rows.size(); ++i) {
@@ -226,7 +241,9 @@ std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string
         r.label = f[8];
         r.prob = parse_number(f[9], where);
         r.prob_masked = parse_number(f[10], where);
-        for (int k = 0; k < kEvalMetricCount; ++k) r.metric[k] = parse_number(f[size_t(11 + k)], where);
+        size_t column = 11;  // the metrics follow prob_masked; a file without the optional columns reads NaN there
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            r.metric[k] = with_optional || !kMetrics[k].optional ? parse_number(f[column++], where) : std::nan("");
         rows.push_back(r);
     }
     return rows;
@@ -297,7 +314,8 @@ std::string eval_json(const std::vector<EvalRow>& rows) {
         o.add("layer", json_string(r.layer)).add("steps", json_number(r.steps)).add("class_from", json_string(r.class_from));
         o.add("method", json_string(r.method)).add("class", json_number(r.cls)).add("label", json_string(r.label));
         o.add("prob", json_number(r.prob)).add("prob_masked", json_number(r.prob_masked));
-        for (int k = 0; k < kEvalMetricCount; ++k) o.add(kMetrics[k].column, json_number(r.metric[k]));
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            if (!kMetrics[k].optional || !std::isnan(r.metric[k])) o.add(kMetrics[k].column, json_number(r.metric[k]));
         items.push_back(o.str());
     }
     std::vector<std::string> summary;
@@ -308,11 +326,12 @@ std::string eval_json(const std::vector<EvalRow>& rows) {
             o.add("steps", json_number(first->steps)).add("class_from", json_string(first->class_from));
             o.add("method", json_string(s.method)).add("images", json_number(s.images));
             for (int k = 0; k < kEvalMetricCount; ++k)
-                o.add(kMetrics[k].column, JsonObject()
-                                              .add("mean", json_number(s.metric[k].mean))
-                                              .add("ci95", json_number(s.metric[k].half_width))
-                                              .add("n", json_number(s.metric[k].n))
-                                              .str());
+                if (!kMetrics[k].optional || s.metric[k].n > 0)
+                    o.add(kMetrics[k].column, JsonObject()
+                                                  .add("mean", json_number(s.metric[k].mean))
+                                                  .add("ci95", json_number(s.metric[k].half_width))
+                                                  .add("n", json_number(s.metric[k].n))
+                                                  .str());
             summary.push_back(o.str());
         }
     return JsonObject()

@@ -13,11 +13,15 @@ namespace ec {
 
 // The per-image metrics, in table order. Values are NaN where a metric was not asked for or is undefined
 // (pointing without a mask, or with an all-zero map).
-enum EvalMetric { kDeletion, kInsertion, kAverageDrop, kIncrease, kPointing, kEvalMetricCount };
-const char* eval_metric_name(int metric);    // "deletion", "insertion", "drop", "increase", "pointing"
+// ROAD (cam/eval/road.h): the means of its MoRF and LeRF curves; optional columns, opt-in (slow).
+enum EvalMetric { kDeletion, kInsertion, kAverageDrop, kIncrease, kPointing, kRoadMorf, kRoadLerf, kEvalMetricCount };
+const char* eval_metric_name(int metric);    // "deletion", "insertion", "drop", "increase", "pointing", "road_morf", ...
 const char* eval_metric_column(int metric);  // CSV column: "deletion_auc", "insertion_auc", "average_drop", ...
 const char* eval_metric_title(int metric);   // "Deletion AUC ↓", ...
 bool eval_metric_lower_is_better(int metric);
+// True for the ROAD metrics: CSV columns only in the files of runs that asked for them, so that the CSVs of
+// runs without them keep their bytes; files without the columns read as NaN there.
+bool eval_metric_optional(int metric);
 // Throws Error naming the valid names (the CLI reports it as a usage error).
 int parse_eval_metric(const std::string& name);
 
@@ -44,10 +48,14 @@ void round_row(EvalRow& row);
 // identity fields (input ... prob) already.
 EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)[kEvalMetricCount]);
 
-std::vector<std::string> eval_csv_header();
+// with_optional: with the optional (ROAD) columns.
+std::vector<std::string> eval_csv_header(bool with_optional = false);
 // One CSV line, with its final '\n'.
-std::string eval_csv_line(const EvalRow& row);
-// Rows of a CSV table with eval_csv_header(); Error naming `name` and the line for a wrong header or a bad field.
+std::string eval_csv_line(const EvalRow& row, bool with_optional = false);
+// True when a row has a value in an optional column (its CSV needs them).
+bool eval_rows_have_optional(const std::vector<EvalRow>& rows);
+// Rows of a CSV table with eval_csv_header(false) (optional metrics NaN) or eval_csv_header(true); Error naming
+// `name` and the line for a wrong header or a bad field.
 std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name);
 
 // Sorts rows for aggregation: by (model, layer, steps, class_from), then method (the order of

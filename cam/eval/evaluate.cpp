@@ -79,11 +79,27 @@ void queue_curve(ProbabilityBatcher& batcher, const Tensor& start, const Tensor&
     }
 }
 
+// ROAD of every map: its imputed images go through the same session, scored for the same class.
+void add_road_scores(const Graph& g, Session& s, int logits, const Tensor& input, int cls, const std::vector<Heatmap>& maps,
+                     const RoadOptions& options, std::vector<MapScores>& scores) {
+    const ClassScoreFn probabilities = [&](const Tensor& batch, std::vector<float>& out) {
+        forward_until(g, s, {&batch}, logits);
+        out.resize(size_t(batch.shape.n()));
+        for (int r = 0; r < batch.shape.n(); ++r) out[size_t(r)] = float(class_probability(s.values[size_t(logits)], r, cls));
+    };
+    for (size_t m = 0; m < maps.size(); ++m) {
+        const RoadResult road = road_evaluate(input, maps[m], probabilities, options);
+        scores[m].road_morf = road.road_morf;
+        scores[m].road_lerf = road.road_lerf;
+    }
+}
+
 }  // namespace
 
 MapScores::MapScores()
     : deletion_auc(std::nan("")), insertion_auc(std::nan("")), prob_masked(std::nan("")),
-      average_drop(std::nan("")), increase(std::nan("")), pointing(std::nan("")) {}
+      average_drop(std::nan("")), increase(std::nan("")), pointing(std::nan("")), road_morf(std::nan("")),
+      road_lerf(std::nan("")) {}
 
 double class_probability(const Tensor& logits, int n, int cls) {
     if (logits.shape.rank != 2 || n < 0 || n >= logits.shape[0] || cls < 0 || cls >= logits.shape[1])
@@ -178,6 +194,7 @@ std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, con
             sc.increase = increase_term(clean.prob, sc.prob_masked);
         }
     }
+    if (options.road) add_road_scores(g, s, logits, input, clean.cls, maps, options.road_options, scores);
     return scores;
 }
 

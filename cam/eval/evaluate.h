@@ -8,6 +8,7 @@
 
 #include "cam/heatmap.h"
 #include "cam/eval/metrics.h"
+#include "cam/eval/road.h"
 #include "nn/graph.h"
 
 namespace ec {
@@ -21,6 +22,8 @@ struct EvaluateOptions {
     bool deletion = true;
     bool insertion = true;
     bool average_drop = true;        // also gives Increase in Confidence (same forward pass)
+    bool road = false;               // ROAD (cam/eval/road.h): one sparse solve per percentage and curve, slow
+    RoadOptions road_options;        // set noise_std to road_noise_std(the model's preprocessing)
 };
 
 // Softmax probability of output `cls` in row n of a [N, K] logits value, computed in double, max-subtracted.
@@ -44,6 +47,7 @@ struct MapScores {
     double average_drop;                 // this image's term, 100 * max(0, Y - O) / Y
     double increase;                     // this image's term, 100 * [O > Y]
     double pointing;                     // energy pointing game; NaN without a mask
+    double road_morf, road_lerf;         // ROAD: means of the MoRF (lower is better) and LeRF curves
     MapScores();
 };
 

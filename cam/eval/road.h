@@ -11,6 +11,7 @@
 
 #include "cam/class_score.h"
 #include "cam/heatmap.h"
+#include "nn/preprocessing.h"
 #include "nn/tensor.h"
 
 namespace ec {
@@ -23,6 +24,9 @@ inline std::vector<int> road_default_percentages() { return {10, 20, 30, 40, 50,
 // The authors' NoisyLinearImputer: noise = 0.01, an absolute standard deviation on images in [0, 1] (they
 // impute before normalising). For an input normalised to [-1, 1] (u8 / 127.5 - 1) the same noise is 0.02.
 constexpr double kRoadNoiseStd01 = 0.01;
+// The same noise in the units of a model's input: 0.01 of the u8 range 0..255, times the scale that maps u8 to
+// the input (0.02 for u8 / 127.5 - 1).
+inline double road_noise_std(const Preprocessing& p) { return kRoadNoiseStd01 * 255.0 * p.scale; }
 // The authors' ImputedDataset adds 1e-4 * N(0, 1) to the min-max normalised map before ranking, so that ties
 // (large flat regions of a CAM) are removed in random rather than row-major order.
 constexpr double kRoadTieJitter = 1e-4;

@@ -22,6 +22,15 @@ size_t column_of(const CsvTable& t, const std::string& column, const std::string
     throw Error(name + ": no column '" + column + "'");
 }
 
+constexpr size_t kNoColumn = size_t(-1);
+
+// An optional metric's column (ROAD), or kNoColumn when the file has none.
+size_t optional_column_of(const CsvTable& t, const std::string& column) {
+    for (size_t i = 0; i < t.header.size(); ++i)
+        if (t.header[i] == column) return i;
+    return kNoColumn;
+}
+
 // A CSV number; NaN for an empty field; Error naming the file and row otherwise.
 double field_number(const std::string& s, const std::string& name, size_t row) {
     if (s.empty()) return std::nan("");
@@ -116,20 +125,22 @@ struct EvalColumns {
         : input(column_of(t, "input", name)), method(column_of(t, "method", name)), cls(column_of(t, "class", name)),
           label(column_of(t, "label", name)), prob(column_of(t, "prob", name)), model(column_of(t, "model", name)),
           layer(column_of(t, "layer", name)) {
-        for (int k = 0; k < kEvalMetricCount; ++k) metric[k] = column_of(t, eval_metric_column(k), name);
+        for (int k = 0; k < kEvalMetricCount; ++k)
+            metric[k] = eval_metric_optional(k) ? optional_column_of(t, eval_metric_column(k)) : column_of(t, eval_metric_column(k), name);
     }
 };
 
 // Every CSV row with its exact numbers as data-value (the text shows 4 significant digits).
 std::string eval_rows_table(const CsvTable& t, const std::string& name, const EvalColumns& c) {
     HtmlTable per{"eval-rows", {"input", "method", "class", "label", "prob"}, {}};
-    for (int k = 0; k < kEvalMetricCount; ++k) per.header.push_back(eval_metric_title(k));
+    for (int k = 0; k < kEvalMetricCount; ++k)
+        if (c.metric[k] != kNoColumn) per.header.push_back(eval_metric_title(k));
     for (size_t r = 0; r < t.rows.size(); ++r) {
         const auto& f = t.rows[r];
         std::vector<HtmlCell> row = {{f[c.input], ""}, {eval_method_title(f[c.method]), f[c.method]}, {f[c.cls], f[c.cls]},
                                      {f[c.label], ""}, {format_number(field_number(f[c.prob], name, r), 4), f[c.prob]}};
         for (int k = 0; k < kEvalMetricCount; ++k)
-            row.push_back({format_number(field_number(f[c.metric[k]], name, r), 4), f[c.metric[k]]});
+            if (c.metric[k] != kNoColumn) row.push_back({format_number(field_number(f[c.metric[k]], name, r), 4), f[c.metric[k]]});
         per.rows.push_back(row);
     }
     return "<details><summary>Per-image scores (" + std::to_string(t.rows.size()) + " rows)</summary>\n" + html_table(per) + "</details>\n";
@@ -222,7 +233,8 @@ std::string evaluate_section(const CsvTable& t, const std::string& name) {
 
     // The means table, one row per method; data-value holds the mean at full precision.
     HtmlTable means{"eval-means", {"method", "images"}, {}};
-    for (int k = 0; k < kEvalMetricCount; ++k) means.header.push_back(eval_metric_title(k));
+    for (int k = 0; k < kEvalMetricCount; ++k)
+        if (c.metric[k] != kNoColumn) means.header.push_back(eval_metric_title(k));
     const std::vector<std::string> methods = distinct(t, c.method);
     std::vector<Stat> del(methods.size()), ins(methods.size());
     for (size_t m = 0; m < methods.size(); ++m) {
@@ -231,13 +243,14 @@ std::string evaluate_section(const CsvTable& t, const std::string& name) {
         for (size_t r = 0; r < t.rows.size(); ++r) {
             if (t.rows[r][c.method] != methods[m]) continue;
             ++images;
-            for (int k = 0; k < kEvalMetricCount; ++k) st[k].add(field_number(t.rows[r][c.metric[k]], name, r));
+            for (int k = 0; k < kEvalMetricCount; ++k)
+                if (c.metric[k] != kNoColumn) st[k].add(field_number(t.rows[r][c.metric[k]], name, r));
         }
         del[m] = st[kDeletion];
         ins[m] = st[kInsertion];
         std::vector<HtmlCell> row = {{eval_method_title(methods[m]), methods[m]}, {std::to_string(images), std::to_string(images)}};
         for (int k = 0; k < kEvalMetricCount; ++k)
-            row.push_back({st[k].n ? format_number(st[k].mean(), 4) + " ± " + format_number(st[k].ci95(), 2) : "n/a", full(st[k].mean())});
+            if (c.metric[k] != kNoColumn) row.push_back({st[k].n ? format_number(st[k].mean(), 4) + " ± " + format_number(st[k].ci95(), 2) : "n/a", full(st[k].mean())});
         means.rows.push_back(row);
     }
     s += html_table(means) + auc_charts(methods, del, ins);
