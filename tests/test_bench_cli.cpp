@@ -35,7 +35,7 @@ TEST_CASE("summarize_times: median of odd and even counts, minimum; an empty lis
     CHECK_THROWS_AS(summarize_times({}), Error);
 }
 
-TEST_CASE("bench: --json has every key, positive figures, and the passes nest") {
+TEST_CASE("bench: --json has every key, positive figures, and the passes nest" * ec::test::needs_shared()) {
     const std::string model = test::model_tflite("mobilenet_v1_0.75_192_quant");
     test::CliResult r = test::run_cli("bench --json --iters 2 --batch 2 --threads 1 --model '" + model + "'");
     REQUIRE(r.exit_code == 0);

@@ -188,7 +188,7 @@ TEST_CASE("cam methods more: zero denominators get eps only there") {
     for (float v : pp.raw.values) CHECK(std::isfinite(v));
 }
 
-TEST_CASE("cam methods more: Grad-CAM++ and LayerCAM match naive transcriptions on random tensors") {
+TEST_CASE("cam methods more: Grad-CAM++ and LayerCAM match naive transcriptions on random tensors" * ec::test::needs_shared()) {
     struct Case {
         int h, w, c;
         float glo;
@@ -353,7 +353,7 @@ TEST_CASE("cam methods more: entropy_per_channel equals entropy of each gathered
     CHECK_THROWS_AS(entropy_per_channel(t.ptr(), 0, 5, {}), Error);
 }
 
-TEST_CASE("cam methods more: the reference activations at layer3 and the pooling input") {
+TEST_CASE("cam methods more: the reference activations at layer3 and the pooling input" * ec::test::needs_shared()) {
     const std::vector<CamMethod> methods = {CamMethod::GradCamPlusPlus, CamMethod::XGradCam, CamMethod::LayerCam,
                                             CamMethod::EigenCam, CamMethod::SignedGradEntropyCam, CamMethod::PosGradEntropyCam};
     double worst_xgrad_respond = 0, worst_xgrad_gradcam = 0, worst_layer = 0, worst_pp = 0, worst_pos = 0;

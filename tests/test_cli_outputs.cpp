@@ -45,7 +45,7 @@ int count_lines(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("CLI content: explain --raw maps match the reference; the overlay PNG is the library's overlay") {
+TEST_CASE("CLI content: explain --raw maps match the reference; the overlay PNG is the library's overlay" * ec::test::needs_shared()) {
     // cat.bmp and bird.bmp decode and resize exactly to the reference's input_u8.npy (test_tflite_import.cpp), so
     // the CLI's maps must match the reference's maps at the same layer; the tolerance is test_explain.cpp's end-to-
     // end one (5e-4 of the max: the forward pass's 1e-6 drift, amplified by the entropy of nearly-zero channels).
@@ -101,7 +101,7 @@ TEST_CASE("CLI content: explain --raw maps match the reference; the overlay PNG 
     }
 }
 
-TEST_CASE("CLI content: an evaluate CSV row equals the library's scores for that image, map and class") {
+TEST_CASE("CLI content: an evaluate CSV row equals the library's scores for that image, map and class" * ec::test::needs_shared()) {
     const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");
     test::TempDir out;
     const std::string bmp = test::shared_path("images/coral/cat.bmp");
@@ -151,7 +151,7 @@ TEST_CASE("CLI content: an evaluate CSV row equals the library's scores for that
     }
 }
 
-TEST_CASE("CLI content: every evaluate and summarize usage error: exit code and a one-line message") {
+TEST_CASE("CLI content: every evaluate and summarize usage error: exit code and a one-line message" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = "'" + test::shared_path("images/coral/cat.bmp") + "'";
     const std::string model = "--model '" + model_file() + "' ";

@@ -90,7 +90,7 @@ int64_t near_kinks_after(const Graph& g, const Session& s, int after, float delt
 
 }  // namespace
 
-TEST_CASE("deep gradients: d logit / d input and three inner tensors match the reference on every image") {
+TEST_CASE("deep gradients: d logit / d input and three inner tensors match the reference on every image" * ec::test::needs_shared()) {
     int folders = 0, flipped_inner_tensors = 0;
     std::string all_summaries;  // per image: flipped elements / all, worst |diff| / max, near-kink units
     for (const std::string& folder : test::reference_folders()) {

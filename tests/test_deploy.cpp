@@ -151,7 +151,7 @@ TEST_CASE("deploy: the Dockerfile builds entropycam from source on Debian") {
 
 // audit.sbatch and summarize.sbatch are bash scripts; here they run as Slurm would run them, with a two-task
 // array's variables set by hand.
-TEST_CASE("deploy: the Slurm scripts, run with a faked job array, merge to the single-process result") {
+TEST_CASE("deploy: the Slurm scripts, run with a faked job array, merge to the single-process result" * ec::test::needs_shared()) {
     const char* cli = std::getenv("ENTROPYCAM_CLI");
     REQUIRE_MESSAGE(cli != nullptr, "ENTROPYCAM_CLI is not set: run the tests through `make test`");
     char tmpl[] = "/tmp/entropycam_deploy_XXXXXX";

@@ -63,7 +63,7 @@ struct RoadFixture {
 
 }  // namespace
 
-TEST_CASE("evaluate CLI: --metrics road writes finite ROAD columns; summarize merges them with an old CSV") {
+TEST_CASE("evaluate CLI: --metrics road writes finite ROAD columns; summarize merges them with an old CSV" * ec::test::needs_shared()) {
     RoadFixture f;
     const std::string common = "evaluate --model " + shell_quoted(f.model) + " --steps 4 --methods center ";
     REQUIRE(f.run(common + "--metrics deletion,road --csv " + shell_quoted(f.path("road.csv")) + " " + shell_quoted(f.coral + "/cat.bmp"),

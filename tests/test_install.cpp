@@ -49,7 +49,7 @@ TEST_CASE("README: the Embedding section shows both examples verbatim") {
     }
 }
 
-TEST_CASE("library: libentropycam.so has a versioned soname and exports only the public API") {
+TEST_CASE("library: libentropycam.so has a versioned soname and exports only the public API" * ec::test::needs_shared()) {
     const std::string so = env_or_fail("ENTROPYCAM_SOLIB");
     CHECK(run("objdump -p '" + so + "' | grep SONAME").find("libentropycam.so.0") != std::string::npos);
     std::istringstream symbols(run("nm -D --defined-only -C '" + so + "'"));

@@ -42,7 +42,7 @@ ExplainRequest request(const std::string& layer, std::vector<CamMethod> methods,
 
 }  // namespace
 
-TEST_CASE("pipeline methods: every method gives a finite map of the layer's shape, in the order asked") {
+TEST_CASE("pipeline methods: every method gives a finite map of the layer's shape, in the order asked" * ec::test::needs_shared()) {
     const Fixture f;
     REQUIRE(!f.layer.empty());
     const ExplainPlan plan =
@@ -68,7 +68,7 @@ TEST_CASE("pipeline methods: every method gives a finite map of the layer's shap
     }
 }
 
-TEST_CASE("pipeline methods: Score-CAM scores the row's class with the network, as score_cam() does") {
+TEST_CASE("pipeline methods: Score-CAM scores the row's class with the network, as score_cam() does" * ec::test::needs_shared()) {
     const Fixture f;
     const int cls = 7;  // not the top class: the score must be of the class asked, not the prediction
     const ExplainPlan plan = plan_explain(f.net, request(f.layer, {CamMethod::ScoreCam}, cls));
@@ -98,7 +98,7 @@ TEST_CASE("pipeline methods: Score-CAM scores the row's class with the network, 
     CHECK(other.classes[0].maps.at(0).cam.weights != piped.weights);
 }
 
-TEST_CASE("pipeline methods: Eigen-CAM and Feature Entropy-CAM run no backward; Score-CAM leaves the session alone") {
+TEST_CASE("pipeline methods: Eigen-CAM and Feature Entropy-CAM run no backward; Score-CAM leaves the session alone" * ec::test::needs_shared()) {
     const Fixture f;
     Session s;
     explain_input(f.net, s, plan_explain(f.net, request(f.layer, {CamMethod::EigenCam, CamMethod::FeatEntropyCam, CamMethod::ScoreCam})), f.in.input);
@@ -117,7 +117,7 @@ TEST_CASE("pipeline methods: Eigen-CAM and Feature Entropy-CAM run no backward; 
         CHECK(both.classes[0].maps[m].cam.raw.values == alone.classes[0].maps[m].cam.raw.values);
 }
 
-TEST_CASE("pipeline methods: --layer A,B fuses each method's maps at both layers from one backward pass") {
+TEST_CASE("pipeline methods: --layer A,B fuses each method's maps at both layers from one backward pass" * ec::test::needs_shared()) {
     const Fixture f;
     const std::string late = f.model.graph.tensors[size_t(default_cam_target(f.model.graph, f.model.logits))].name;
     REQUIRE(late != f.layer);

@@ -29,7 +29,7 @@ bool exists(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("report CLI: index page with every input and method, the CSVs' numbers, nothing outside DIR") {
+TEST_CASE("report CLI: index page with every input and method, the CSVs' numbers, nothing outside DIR" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     const std::string fish = test::shared_path("images/imagenet-dev/n01443537_goldfish.JPEG");
@@ -81,7 +81,7 @@ TEST_CASE("report CLI: index page with every input and method, the CSVs' numbers
     CHECK(overlay.width == 224);
 }
 
-TEST_CASE("report CLI: the walkthrough page has every step and every method, all pictures inline") {
+TEST_CASE("report CLI: the walkthrough page has every step and every method, all pictures inline" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     test::CliResult r = test::run_cli("report --model '" + model_file() + "' --walkthrough '" + cat + "' --out '" + out.path + "'");
@@ -102,7 +102,7 @@ TEST_CASE("report CLI: the walkthrough page has every step and every method, all
     CHECK(test::outside_references(html, out.path).empty());
 }
 
-TEST_CASE("report CLI: bad flags, inputs and CSVs: one line, non-zero exit, nothing written") {
+TEST_CASE("report CLI: bad flags, inputs and CSVs: one line, non-zero exit, nothing written" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     write_file_atomic(out.path + "/bad.csv", "input,method\na,b\n");
@@ -130,7 +130,7 @@ TEST_CASE("report CLI: bad flags, inputs and CSVs: one line, non-zero exit, noth
     }
 }
 
-TEST_CASE("report CLI: at the pooling input the section carries the degeneracy warning; odd names get plain image names") {
+TEST_CASE("report CLI: at the pooling input the section carries the degeneracy warning; odd names get plain image names" * ec::test::needs_shared()) {
     test::TempDir out;
     // An input named with characters a URL reads specially: its image files get plain names.
     const std::string odd = out.path + "/a #1%.bmp";

@@ -217,7 +217,7 @@ TEST_CASE("road: bad evaluation requests are errors") {
     CHECK(r.road_lerf == doctest::Approx(0.5));
 }
 
-TEST_CASE("road: MobileNetV2 on reference images, the layer3 Grad-CAM map against its inverse") {
+TEST_CASE("road: MobileNetV2 on reference images, the layer3 Grad-CAM map against its inverse" * ec::test::needs_shared()) {
     // The real network behind the callback: softmax probability (double, max-subtracted) of the reference's
     // class. ROAD must rank the published map above its inverse on both orders: lower MoRF, higher LeRF.
     const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");

@@ -248,7 +248,7 @@ TEST_CASE("sanity: on a trained tiny CNN, full randomisation decorrelates the gr
     }
 }
 
-TEST_CASE("sanity: a mapped model is not modified; its logits stay bit-identical") {
+TEST_CASE("sanity: a mapped model is not modified; its logits stay bit-identical" * ec::test::needs_shared()) {
     test::TempDir dir;
     const std::string path = dir.path + "/v1.ecw";
     save_model(test::imported_model("mobilenet_v1_0.75_192_quant"), path);

@@ -34,7 +34,7 @@ int count_lines(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("sanity CLI: CSV columns and rows; shards merged by summarize equal the unsharded summary; figures") {
+TEST_CASE("sanity CLI: CSV columns and rows; shards merged by summarize equal the unsharded summary; figures" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp"), bird = test::shared_path("images/coral/bird.bmp");
     const std::string common = "sanity --model '" + v1_model_file() + "' --methods gradcam,featentropycam --seed 3 ";
@@ -88,7 +88,7 @@ TEST_CASE("sanity CLI: CSV columns and rows; shards merged by summarize equal th
     CHECK(twice.err.find("overlapping shards") != std::string::npos);
 }
 
-TEST_CASE("sanity CLI: bad flags are usage errors (2), bad inputs are input errors (1), one line each") {
+TEST_CASE("sanity CLI: bad flags are usage errors (2), bad inputs are input errors (1), one line each" * ec::test::needs_shared()) {
     test::TempDir out;
     const std::string cat = test::shared_path("images/coral/cat.bmp");
     const std::string m = "sanity --model '" + v1_model_file() + "' --csv '" + out.path + "/x.csv' ";
