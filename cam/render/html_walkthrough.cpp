@@ -121,6 +121,13 @@ std::string weight_formula(CamMethod m) {
         case CamMethod::RespondCam: return "w<sub>k</sub> = &Sigma;<sub>ij</sub> A<sup>k</sup><sub>ij</sub> G<sup>k</sup><sub>ij</sub> / (&Sigma;<sub>ij</sub> A<sup>k</sup><sub>ij</sub> + &epsilon;) &nbsp; (Zhao 2018: the gradient averaged with the activation as the weights)";
         case CamMethod::GradEntropyCam: return "w<sub>k</sub> = H(G<sup>k</sup>) &nbsp; (seed poster eq. 3-4: the entropy of the channel's gradient; a gradient spread over many positions weighs more)";
         case CamMethod::FeatEntropyCam: return "w<sub>k</sub> = H(A<sup>k</sup>) &nbsp; (seed poster eq. 5: the entropy of the channel's activation; needs no gradient, so it is the same map for every class)";
+        case CamMethod::GradCamPlusPlus: return "w<sub>k</sub> = &Sigma;<sub>ij</sub> &alpha;<sub>ij</sub> ReLU(G<sup>k</sup><sub>ij</sub>), &alpha; = G<sup>2</sup> / (2 G<sup>2</sup> + &Sigma;<sub>ab</sub> A<sup>k</sup><sub>ab</sub> G<sup>3</sup>) &nbsp; (Chattopadhay 2018 eq. 19, the score taken as exp(logit))";
+        case CamMethod::XGradCam: return "w<sub>k</sub> = &Sigma;<sub>ij</sub> (A<sup>k</sup><sub>ij</sub> / &Sigma;<sub>ab</sub> A<sup>k</sup><sub>ab</sub>) G<sup>k</sup><sub>ij</sub> &nbsp; (Fu 2020)";
+        case CamMethod::LayerCam: return "map = &Sigma;<sub>k</sub> ReLU(G<sup>k</sup>) &odot; A<sup>k</sup> &nbsp; (Jiang 2021: each position weighted by its own positive gradient)";
+        case CamMethod::EigenCam: return "map = the activations' projection on their first principal component &nbsp; (Muhammad &amp; Yeasin 2020; no gradient, the same map for every class)";
+        case CamMethod::ScoreCam: return "w<sub>k</sub> = softmax score of the class on the input masked by the upsampled, normalised A<sup>k</sup> &nbsp; (Wang 2020; one forward pass per channel)";
+        case CamMethod::SignedGradEntropyCam: return "w<sub>k</sub> = sign(mean G<sup>k</sup>) H(G<sup>k</sup>) &nbsp; (ours: the poster's weight, keeping the gradient's sign)";
+        case CamMethod::PosGradEntropyCam: return "w<sub>k</sub> = H(G<sup>k</sup>) mean(ReLU(G<sup>k</sup>)) &nbsp; (ours: the entropy weighting the positive gradient)";
     }
     return "";
 }
