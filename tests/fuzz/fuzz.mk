@@ -68,7 +68,7 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # whose flat regions put many ReLU6 inputs on one kink together, far more units flip than the test's stated
 # bounds allow (measured up to 48 % of the input gradient). Kernels and gradients are still checked here by the
 # oracles, the fast-vs-naive sweeps and the finite-difference tests.
-SANITIZE_TEST_ARGS ?= -tce="deep gradients*"
+SANITIZE_TEST_ARGS ?= -tce='deep gradients*'
 sanitize:
 	CXXFLAGS="-O2 -g -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
