@@ -11,6 +11,7 @@
 #include "cam/cam_methods.h"
 #include "cam/render/plot.h"
 #include "io/json.h"
+#include "io/text_io.h"
 #include "io/png_write.h"
 #include "nn/tensor.h"
 
@@ -22,37 +23,9 @@ const char* kColumns[kSanityMeasureCount] = {"spearman_abs", "spearman", "ssim",
 const char* kTitles[kSanityMeasureCount] = {"Spearman |map|", "Spearman (signed)", "SSIM", "HOG correlation"};
 const char* kTestOrder[] = {"cascading", "independent", "class_bottom", "class_top2"};
 
-std::string number(double v) {
-    if (std::isnan(v)) return "";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-    return buf;
-}
 
-std::string shown(const std::string& s) {
-    std::string q = s.substr(0, 40);
-    for (char& c : q)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return "'" + q + (s.size() > 40 ? "...'" : "'");
-}
 
-double parse_number(const std::string& s, const std::string& where) {
-    if (s.empty()) return std::nan("");
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || errno == ERANGE) throw Error(where + ": " + shown(s) + " is not a number");
-    return v;
-}
 
-long parse_whole(const std::string& s, const std::string& where) {
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || v < -1 || v > (1L << 31) - 1)
-        throw Error(where + ": " + shown(s) + " is not a whole number");
-    return v;
-}
 
 int test_rank(const std::string& test) {
     for (int i = 0; i < 4; ++i)
@@ -203,7 +176,7 @@ std::string sanity_csv_line(const SanityRow& r) {
                        csv_escape(r.layer) + "," + csv_escape(r.seed) + "," + csv_escape(r.method) + "," +
                        csv_escape(r.test) + "," + csv_escape(r.step) + "," + std::to_string(r.depth) + "," +
                        std::to_string(r.cls);
-    for (double v : r.measure) line += "," + number(v);
+    for (double v : r.measure) line += "," + csv_number(v);
     return line + "\n";
 }
 
@@ -220,17 +193,17 @@ std::vector<SanityRow> sanity_rows_from_csv(const CsvTable& table, const std::st
         const std::string where = name + ": row " + std::to_string(i + 1);
         SanityRow r;
         r.input = f[0];
-        r.index = parse_whole(f[1], where);
+        r.index = parse_csv_whole(f[1], where);
         r.model = f[2];
         r.layer = f[3];
         r.seed = f[4];
         r.method = f[5];
         r.test = f[6];
         r.step = f[7];
-        r.depth = int(parse_whole(f[8], where));
-        r.cls = int(parse_whole(f[9], where));
-        if (test_rank(r.test) == 4) throw Error(where + ": unknown test " + shown(r.test));
-        for (int k = 0; k < kSanityMeasureCount; ++k) r.measure[k] = parse_number(f[size_t(10 + k)], where);
+        r.depth = int(parse_csv_whole(f[8], where));
+        r.cls = int(parse_csv_whole(f[9], where));
+        if (test_rank(r.test) == 4) throw Error(where + ": unknown test " + csv_field_for_message(r.test));
+        for (int k = 0; k < kSanityMeasureCount; ++k) r.measure[k] = parse_csv_number(f[size_t(10 + k)], where);
         rows.push_back(r);
     }
     return rows;

@@ -1,5 +1,10 @@
 #include "io/text_io.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
 #include "nn/file_util.h"
 #include "nn/tensor.h"
 
@@ -89,6 +94,39 @@ std::string csv_escape(const std::string& field) {
         out += c;
     }
     return out + "\"";
+}
+
+std::string csv_number(double v) {
+    if (std::isnan(v)) return "";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+std::string csv_field_for_message(const std::string& field) {
+    std::string q = field.substr(0, 40);
+    for (char& c : q)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return "'" + q + (field.size() > 40 ? "...'" : "'");
+}
+
+double parse_csv_number(const std::string& field, const std::string& where) {
+    if (field.empty()) return std::nan("");
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(field.c_str(), &end);
+    if (end != field.c_str() + field.size() || errno == ERANGE)
+        throw Error(where + ": " + csv_field_for_message(field) + " is not a number");
+    return v;
+}
+
+long parse_csv_whole(const std::string& field, const std::string& where) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(field.c_str(), &end, 10);
+    if (field.empty() || end != field.c_str() + field.size() || errno == ERANGE)
+        throw Error(where + ": " + csv_field_for_message(field) + " is not a whole number");
+    return v;
 }
 
 }  // namespace ec

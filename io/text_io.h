@@ -29,4 +29,13 @@ CsvTable parse_csv(const std::string& text, const std::string& name);
 // with a space; otherwise unchanged.
 std::string csv_escape(const std::string& field);
 
+// A number as a CSV field: "%.9g", NaN as the empty field.
+std::string csv_number(double v);
+// A CSV field quoted in an error message: at most 40 bytes, control characters as '?', so that the message stays
+// one line whatever the file holds (a quoted field may contain line breaks).
+std::string csv_field_for_message(const std::string& field);
+// A CSV number field (empty = NaN) or whole number; Error("WHERE: 'field' is not a (whole) number") otherwise.
+double parse_csv_number(const std::string& field, const std::string& where);
+long parse_csv_whole(const std::string& field, const std::string& where);
+
 }  // namespace ec

@@ -10,6 +10,7 @@
 #include "cam/cam_methods.h"
 #include "cam/eval/metrics.h"
 #include "io/json.h"
+#include "io/text_io.h"
 #include "nn/tensor.h"
 
 namespace ec {
@@ -41,38 +42,9 @@ const MetricInfo& info(int metric) {
 
 double to_float_precision(double v) { return std::isnan(v) ? v : double(float(v)); }
 
-std::string number(double v) {
-    if (std::isnan(v)) return "";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-    return buf;
-}
 
-// A CSV field quoted in an error message: at most 40 bytes, control characters as '?', so that the message
-// stays one line whatever the file holds (a quoted CSV field may contain line breaks).
-std::string shown(const std::string& s) {
-    std::string q = s.substr(0, 40);
-    for (char& c : q)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return "'" + q + (s.size() > 40 ? "...'" : "'");
-}
 
-double parse_number(const std::string& s, const std::string& where) {
-    if (s.empty()) return std::nan("");
-    char* end = nullptr;
-    errno = 0;
-    double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || errno == ERANGE) throw Error(where + ": " + shown(s) + " is not a number");
-    return v;
-}
 
-long parse_whole(const std::string& s, const std::string& where) {
-    char* end = nullptr;
-    errno = 0;
-    long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE) throw Error(where + ": " + shown(s) + " is not a whole number");
-    return v;
-}
 
 std::string printed_mean(double mean, bool percent) {
     char buf[64];
@@ -209,10 +181,10 @@ std::vector<std::string> eval_csv_header(bool with_optional) {
 
 std::string eval_csv_line(const EvalRow& r, bool with_optional) {
     std::vector<std::string> f = {r.input, std::to_string(r.index), r.model, r.layer, std::to_string(r.steps),
-                                  r.class_from, r.method, std::to_string(r.cls), r.label, number(r.prob),
-                                  number(r.prob_masked)};
+                                  r.class_from, r.method, std::to_string(r.cls), r.label, csv_number(r.prob),
+                                  csv_number(r.prob_masked)};
     for (int k = 0; k < kEvalMetricCount; ++k)
-        if (with_optional || !kMetrics[k].optional) f.push_back(number(r.metric[k]));
+        if (with_optional || !kMetrics[k].optional) f.push_back(csv_number(r.metric[k]));
     std::string line;
     for (size_t i = 0; i < f.size(); ++i) line += (i ? "," : "") + csv_escape(f[i]);
     return line + "\n";
@@ -231,19 +203,19 @@ std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string
         const std::string where = name + ": row " + std::to_string(i + 1);
         EvalRow r;
         r.input = f[0];
-        r.index = parse_whole(f[1], where);
+        r.index = parse_csv_whole(f[1], where);
         r.model = f[2];
         r.layer = f[3];
-        r.steps = int(parse_whole(f[4], where));
+        r.steps = int(parse_csv_whole(f[4], where));
         r.class_from = f[5];
         r.method = f[6];
-        r.cls = int(parse_whole(f[7], where));
+        r.cls = int(parse_csv_whole(f[7], where));
         r.label = f[8];
-        r.prob = parse_number(f[9], where);
-        r.prob_masked = parse_number(f[10], where);
+        r.prob = parse_csv_number(f[9], where);
+        r.prob_masked = parse_csv_number(f[10], where);
         size_t column = 11;  // the metrics follow prob_masked; a file without the optional columns reads NaN there
         for (int k = 0; k < kEvalMetricCount; ++k)
-            r.metric[k] = with_optional || !kMetrics[k].optional ? parse_number(f[column++], where) : std::nan("");
+            r.metric[k] = with_optional || !kMetrics[k].optional ? parse_csv_number(f[column++], where) : std::nan("");
         rows.push_back(r);
     }
     return rows;
