@@ -26,10 +26,10 @@ enum class CamMethod {
     SignedGradEntropyCam, PosGradEntropyCam,
 };
 
-// The poster's column order (Figure 1): what `--methods all` means in this phase.
+// The poster's five in its column order (Figure 1): what every command runs without --methods.
 constexpr CamMethod kAllCamMethods[] = {CamMethod::GradCam, CamMethod::HiResCam, CamMethod::RespondCam,
                                         CamMethod::GradEntropyCam, CamMethod::FeatEntropyCam};
-// Every method this library implements, the poster's five first (the lead decides when `all` switches to it).
+// Every method this library implements, the poster's five first: what `--methods all` means in every command.
 constexpr CamMethod kEveryCamMethod[] = {
     CamMethod::GradCam,         CamMethod::HiResCam, CamMethod::RespondCam, CamMethod::GradEntropyCam,
     CamMethod::FeatEntropyCam,  CamMethod::GradCamPlusPlus, CamMethod::XGradCam, CamMethod::LayerCam,

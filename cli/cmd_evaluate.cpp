@@ -38,8 +38,8 @@ const char* kUsage =
     "method, mean ± 95 % confidence interval over images (1.96 * sd / sqrt(n)) per metric, and the image count.\n"
     "  --model M       model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer NAME    CAM target tensor (see `entropycam layers`); default: the model's default layer\n"
-    "  --methods       all (default: the five CAMs, center, random) or a comma list of center, random and\n"
-    "                  any method of `entropycam explain --help` (gradcam, ..., scorecam, posgradentropycam)\n"
+    "  --methods       all (every CAM method of `entropycam explain --help`, then center, random) or a comma\n"
+    "                  list of center, random and those methods; default: the poster's five CAMs, center, random\n"
     "  --metrics       comma list of deletion, insertion, drop (Average Drop %), increase (Increase in\n"
     "                  Confidence %), pointing (energy pointing game, needs --masks), road (ROAD, Rong et al.\n"
     "                  2022: road_morf and road_lerf, the means of its curves over 10..90 % removed; slow: 18\n"
@@ -61,7 +61,7 @@ const char* kUsage =
     "baseline is seeded with the input's 0-based position in the full, unsharded input list.\n";
 
 std::vector<std::string> parse_methods(const std::string& text) {
-    if (text == "all") return default_method_order();
+    if (text == "all") return every_method_order();
     std::vector<std::string> out;
     for (const std::string& m : split_list(text, "--methods")) {
         if (m != "center" && m != "random") {
@@ -184,7 +184,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
                         {"--json", "--resume", "--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (a.positional.empty()) throw UsageError("no INPUT given");
-    const std::vector<std::string> methods = parse_methods(a.get("--methods", "all"));
+    const std::vector<std::string> methods = a.has("--methods") ? parse_methods(a.get("--methods")) : default_method_order();
     bool want[kEvalMetricCount] = {};
     if (a.has("--metrics")) {
         for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) {
@@ -287,7 +287,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
 
     // The table covers the whole CSV (earlier rows of a resumed run too), read back as summarize reads it.
     std::vector<EvalRow> rows = csv_path.empty() ? new_rows : eval_rows_from_csv(read_csv(csv_path), csv_path);
-    sort_eval_rows(rows, default_method_order());
+    sort_eval_rows(rows, every_method_order());
     std::fputs(a.has("--json") ? eval_json(rows).c_str() : eval_markdown(rows).c_str(), stdout);
     return kExitOk;
 }

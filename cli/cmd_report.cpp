@@ -29,13 +29,15 @@ const char* kUsage =
     "With --walkthrough: DIR/walkthrough.html, one image explained step by step (images inline).\n"
     "  --model M     model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer NAME  target tensor (see `entropycam layers`); default: the model's default layer\n"
-    "  --methods     all (default) or a comma list of gradcam,hirescam,respondcam,gradentropycam,featentropycam\n"
+    "  --methods     all (every method of `entropycam explain --help`) or a comma list of them; default: the\n"
+    "                poster's five (gradcam,hirescam,respondcam,gradentropycam,featentropycam)\n"
     "  --out DIR     output folder (created if missing); required\n";
 
 ExplainRequest parse_request(const Args& a) {
     ExplainRequest req;
-    const std::string methods = a.get("--methods", "all");
-    if (methods != "all")
+    const std::string methods = a.get("--methods");
+    if (methods == "all") req.methods.assign(std::begin(kEveryCamMethod), std::end(kEveryCamMethod));
+    else if (!methods.empty())
         for (const std::string& m : split_list(methods, "--methods")) {
             try { req.methods.push_back(parse_cam_method(m)); } catch (const Error& e) { throw UsageError(e.what()); }
         }

@@ -43,7 +43,8 @@ const char* kUsage =
     "standard deviation, seeded; the loaded model is never modified.\n"
     "  --model M     model name (build/weights/M.ecw) or file; default mobilenet_v2_1.0_224_quant\n"
     "  --layer L     CAM target tensor; default: the model's default layer\n"
-    "  --methods     all (default) or a comma list of gradcam, hirescam, respondcam, gradentropycam, featentropycam\n"
+    "  --methods     all (every method of `entropycam explain --help`) or a comma list of them; default: the\n"
+    "                poster's five (gradcam, hirescam, respondcam, gradentropycam, featentropycam)\n"
     "  --seed S      seed of the re-initialisation and of the bottom-half class (default 0)\n"
     "  --csv FILE    one row per (input, method, test, step); written whole per input\n"
     "  --json        print rows and summary as one JSON document instead of the Markdown summary\n"
@@ -59,7 +60,7 @@ uint64_t parse_seed(const std::string& s) {
 }
 
 std::vector<CamMethod> parse_methods(const std::string& text) {
-    if (text == "all") return {std::begin(kAllCamMethods), std::end(kAllCamMethods)};
+    if (text == "all") return {std::begin(kEveryCamMethod), std::end(kEveryCamMethod)};
     std::vector<CamMethod> out;
     for (const std::string& name : split_list(text, "--methods")) {
         CamMethod m;
@@ -106,7 +107,8 @@ int cmd_sanity(const std::vector<std::string>& argv) {
     Args a = parse_args(argv, {"--model", "--layer", "--methods", "--seed", "--csv", "--out", "--shard"}, {"--json", "--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (a.positional.empty()) throw UsageError("no INPUT given");
-    const std::vector<CamMethod> methods = parse_methods(a.get("--methods", "all"));
+    const std::vector<CamMethod> methods = a.has("--methods") ? parse_methods(a.get("--methods"))
+                                                               : std::vector<CamMethod>(std::begin(kAllCamMethods), std::end(kAllCamMethods));
     const std::string seed_text = a.get("--seed", "0");
     const uint64_t seed = parse_seed(seed_text);
     const Shard shard = a.has("--shard") ? shard_option(a.get("--shard")) : Shard{};

@@ -32,7 +32,7 @@ const char* kUsage =
 // The order of an unsharded evaluate's CSV: by input position, then (for CSVs of several runs) run options,
 // then method in `evaluate --methods all` order.
 void sort_in_evaluate_order(std::vector<EvalRow>& rows) {
-    const std::vector<std::string> order = default_method_order();
+    const std::vector<std::string> order = every_method_order();
     auto rank = [&](const std::string& m) { return size_t(std::find(order.begin(), order.end(), m) - order.begin()); };
     std::stable_sort(rows.begin(), rows.end(), [&](const EvalRow& a, const EvalRow& b) {
         if (a.index != b.index) return a.index < b.index;
@@ -103,7 +103,7 @@ int cmd_summarize(const std::vector<std::string>& argv) {
         }
     }
     if (a.has("--csv")) write_merged_csv(a.get("--csv"), rows);
-    sort_eval_rows(rows, default_method_order());
+    sort_eval_rows(rows, every_method_order());
     std::fputs(a.has("--json") ? eval_json(rows).c_str() : eval_markdown(rows).c_str(), stdout);
     return kExitOk;
 }

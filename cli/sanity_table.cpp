@@ -34,9 +34,9 @@ int test_rank(const std::string& test) {
 }
 
 int method_rank(const std::string& m) {
-    for (size_t i = 0; i < std::size(kAllCamMethods); ++i)
-        if (m == cam_method_name(kAllCamMethods[i])) return int(i);
-    return int(std::size(kAllCamMethods));
+    for (size_t i = 0; i < std::size(kEveryCamMethod); ++i)
+        if (m == cam_method_name(kEveryCamMethod[i])) return int(i);
+    return int(std::size(kEveryCamMethod));
 }
 
 bool is_class_test(const std::string& test) { return test.rfind("class_", 0) == 0; }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <random>
 
+#include "cam/cam_methods.h"
+#include "cam/eval/eval_table.h"
 #include "cam/eval/evaluate.h"
 #include "cam/eval/metrics_baselines.h"
 #include "io/npy.h"
@@ -123,6 +125,18 @@ double reference_auc(const std::vector<float>& y) {
 }
 
 }  // namespace
+
+TEST_CASE("evaluate: `--methods all` is every CAM method then the baselines; the default is the poster's five") {
+    const std::vector<std::string> every = ec::every_method_order(), five = ec::default_method_order();
+    REQUIRE(every.size() == std::size(ec::kEveryCamMethod) + 2);
+    REQUIRE(five.size() == std::size(ec::kAllCamMethods) + 2);
+    for (size_t i = 0; i < std::size(ec::kEveryCamMethod); ++i) CHECK(every[i] == ec::cam_method_name(ec::kEveryCamMethod[i]));
+    for (size_t i = 0; i < std::size(ec::kAllCamMethods); ++i) CHECK(five[i] == ec::cam_method_name(ec::kAllCamMethods[i]));
+    CHECK(every[every.size() - 2] == "center");
+    CHECK(every.back() == "random");
+    CHECK(five[five.size() - 2] == "center");
+    CHECK(five.back() == "random");
+}
 
 TEST_CASE("evaluate: a map on the known region beats the inverted map") {
     TinyNet net;

@@ -141,13 +141,19 @@ std::string eval_method_title(const std::string& method) {
     }
 }
 
-std::vector<std::string> default_method_order() {
+namespace {
+template <size_t N>
+std::vector<std::string> method_order_with_baselines(const CamMethod (&methods)[N]) {
     std::vector<std::string> order;
-    for (CamMethod m : kAllCamMethods) order.push_back(cam_method_name(m));
+    for (CamMethod m : methods) order.push_back(cam_method_name(m));
     order.push_back("center");
     order.push_back("random");
     return order;
 }
+}  // namespace
+
+std::vector<std::string> default_method_order() { return method_order_with_baselines(kAllCamMethods); }
+std::vector<std::string> every_method_order() { return method_order_with_baselines(kEveryCamMethod); }
 
 void round_row(EvalRow& row) {
     row.prob = to_float_precision(row.prob);

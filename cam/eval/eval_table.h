@@ -61,8 +61,11 @@ std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string
 // Sorts rows for aggregation: by (model, layer, steps, class_from), then method (the order of
 // `method_order`, unknown methods after, by name), then index and input. Every sum runs in this order.
 void sort_eval_rows(std::vector<EvalRow>& rows, const std::vector<std::string>& method_order);
-// The method order of `evaluate --methods all`: the five CAMs in the poster's order, then center, random.
+// The methods `evaluate` scores without --methods: the poster's five CAMs in its order, then center, random.
 std::vector<std::string> default_method_order();
+// `evaluate --methods all`: every CAM method (kEveryCamMethod order), then center, random. Rows are sorted in
+// this order.
+std::vector<std::string> every_method_order();
 
 // Markdown: per group of (model, layer, steps, class_from) a caption and a table with one row per method and
 // one column per metric that has a value in the group (mean ± 1.96 sd / sqrt(n) over images; the best mean
