@@ -37,7 +37,7 @@ const char* kUsage =
     "  --seed X     initialisation and shuffling, default 1 (same seed and data: same weights)\n"
     "  --threads T  OpenMP threads, default 1 (or OMP_NUM_THREADS when set): a batch of 16 small images splits\n"
     "               badly over threads, and on a busy machine two threads wait on each other most of the time\n"
-    "  --log FILE   per-epoch CSV (default MODEL.csv)   --plot FILE   curves PNG (default MODEL.png)\n";
+    "  --log FILE   per-epoch CSV (default MODEL.csv)   --plot FILE   curves PNG (default MODEL.png; 2+ epochs)\n";
 
 std::string strip_ecw(const std::string& path) {
     return path.size() > 4 && path.compare(path.size() - 4, 4, ".ecw") == 0 ? path.substr(0, path.size() - 4) : path;
@@ -168,12 +168,14 @@ int cmd_train(const std::vector<std::string>& argv) {
     for (size_t i = 0; i < model.graph.params.size(); ++i) model.graph.params[i].owned = g.params[i].owned;
     save_model(model, out);
     check_round_trip(model, out, test.set);
-    write_png(plot_path, curves_png(history, model.name));
+    const bool plot = history.size() >= 2;  // a curve needs two epochs; one epoch used to fail here, after training
+    if (plot) write_png(plot_path, curves_png(history, model.name));
     const EpochStats& last = history.back();
     std::printf("%s: %s, test accuracy %.2f %% (%d images), train accuracy %.2f %%, %.1f s (%.0f training images/s "
-                "incl. testing), log %s, plot %s\n",
+                "incl. testing), log %s, %s%s\n",
                 out.c_str(), model.name.c_str(), 100 * last.test_accuracy, test.set.count, 100 * last.train_accuracy,
-                seconds, double(train.set.count) * opt.epochs / seconds, log_path.c_str(), plot_path.c_str());
+                seconds, double(train.set.count) * opt.epochs / seconds, log_path.c_str(), plot ? "plot " : "no plot (one epoch)",
+                plot ? plot_path.c_str() : "");
     return kExitOk;
 }
 
