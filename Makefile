@@ -195,11 +195,12 @@ test-browser: $(TESTS) $(CLI)
 	ENTROPYCAM_CHROMIUM=$$chromium ENTROPYCAM_CLI=$(abspath $(CLI)) $(TESTS) -tc="browser*" --no-skip
 
 # Ground truth (README, "Ground truth"): the synthetic shapes benchmark, a VGG-style CNN trained on it by
-# entropycam itself, and a grid of its explanations with the evidence masks outlined. OMP_NUM_THREADS=1: on
-# a loaded 2-core machine two OpenMP threads per small batch wait on each other more than they compute.
+# entropycam itself, and a grid of its explanations with the evidence masks outlined. `train` runs one OpenMP
+# thread unless told otherwise: on a loaded 2-core machine two threads per small batch wait on each other more
+# than they compute.
 SYNTH_DIR ?= out/synth
 synth-demo: $(CLI)
 	$(CLI) synth --out $(SYNTH_DIR) --seed 1
-	OMP_NUM_THREADS=1 $(CLI) train --data $(SYNTH_DIR) --arch vgg --seed 1 --out $(SYNTH_DIR)/vgg.ecw
+	$(CLI) train --data $(SYNTH_DIR) --arch vgg --seed 1 --out $(SYNTH_DIR)/vgg.ecw
 	$(CLI) synth-grid --model $(SYNTH_DIR)/vgg.ecw --data $(SYNTH_DIR) --rows 6 --out $(SYNTH_DIR)/grid.png
 	@echo "synth demo figure: $(abspath $(SYNTH_DIR)/grid.png), training curves: $(abspath $(SYNTH_DIR)/vgg.png)"

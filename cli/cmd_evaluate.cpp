@@ -41,12 +41,17 @@ const char* kUsage =
     "  --methods       all (every CAM method of `entropycam explain --help`, then center, random) or a comma\n"
     "                  list of center, random and those methods; default: the poster's five CAMs, center, random\n"
     "  --metrics       comma list of deletion, insertion, drop (Average Drop %), increase (Increase in\n"
-    "                  Confidence %), pointing (energy pointing game, needs --masks), road (ROAD, Rong et al.\n"
-    "                  2022: road_morf and road_lerf, the means of its curves over 10..90 % removed; slow: 18\n"
-    "                  sparse solves per map, 0.2-1 s each at 224 x 224); default: all but road\n"
+    "                  Confidence %), pointing (needs --masks: the energy pointing game, the share of the map's\n"
+    "                  energy inside the mask, and pointing_hit, 1 when the map's maximum is inside the mask,\n"
+    "                  else 0, ties to the first pixel in row-major order; pointing_hit alone: only the latter),\n"
+    "                  road (ROAD, Rong et al. 2022: road_morf and road_lerf, the means of its curves over\n"
+    "                  10..90 % removed; slow: 18 sparse solves per map, 0.2-1 s each at 224 x 224);\n"
+    "                  default: all but road\n"
     "  --steps N       Deletion/Insertion steps, ceil(H*W/N) pixels each (default 50; RISE: 224)\n"
     "  --class-from    top1 (default: the top-1 class on the clean image) or a CSV with columns file and\n"
-    "                  imagenet_index (e.g. imagenet-dev/labels.csv; +1 for 1001-output models)\n"
+    "                  imagenet_index (e.g. imagenet-dev/labels.csv; +1 for 1001-output models) or file and\n"
+    "                  class_index (the model's output index, e.g. the labels.csv of `entropycam synth`);\n"
+    "                  an input is matched by its file name, without the folder (in `file` too)\n"
     "  --masks DIR     object masks (non-zero = object) for the pointing game. The mask of input STEM.ext is\n"
     "                  the first image in DIR named STEM.*, else STEM_mask.*, else (when STEM is P_<digits>)\n"
     "                  P_mask_<digits>.*; it is resized to the input (nearest neighbour). Inputs that are the\n"
@@ -92,8 +97,8 @@ std::string csv_header_line(bool road) {
 }
 
 // Opens the CSV for appending. With resume, reads the rows already there (after dropping a partial last line,
-// the trace of a killed run; Error when its columns are not this run's: with or without ROAD); otherwise
-// truncates. Writes the header into an empty file.
+// the trace of a killed run; Error when its columns are not this run's: with or without ROAD, or an older
+// version's without pointing_hit); otherwise truncates. Writes the header into an empty file.
 int open_csv(const std::string& path, bool resume, bool road, std::vector<EvalRow>& existing) {
     struct stat st;
     if (resume && ::stat(path.c_str(), &st) == 0) {
@@ -110,7 +115,8 @@ int open_csv(const std::string& path, bool resume, bool road, std::vector<EvalRo
         const std::string header = csv_header_line(road);  // a valid evaluate CSV: with or without ROAD?
         if (keep > 0 && std::string(bytes.begin(), bytes.begin() + long(std::min(keep, header.size()))) != header)
             throw Error(path + ": its columns are not this run's (" + (road ? "without" : "with") +
-                        " road_morf,road_lerf); use another --csv or the same --metrics");
+                        " road_morf,road_lerf, or an older version's without pointing_hit); use another --csv or the "
+                        "same --metrics");
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC), 0644);
     if (fd < 0) throw Error(path + ": cannot open for writing (" + std::strerror(errno) + ")");
@@ -162,7 +168,8 @@ std::vector<EvalRow> evaluate_input(EvalRun& run, Session& session, const std::s
         else maps.push_back(explained.maps[cam++].upsampled);
     }
     Mask mask;
-    if (!mask_path.empty() && run.want[kPointing]) mask = resize_mask_nearest(load_mask(mask_path), height, width);
+    if (!mask_path.empty() && (run.want[kPointing] || run.want[kPointingHit]))
+        mask = resize_mask_nearest(load_mask(mask_path), height, width);
     EvaluateOptions options = run.options;
     options.road_options.seed = uint64_t(index);  // like the random baseline: the same draws for every shard
     const std::vector<MapScores> scores = evaluate_maps(model.graph, session, model.logits, in.input, clean, maps,
@@ -189,14 +196,16 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     if (a.has("--metrics")) {
         for (const std::string& m : split_list(a.get("--metrics"), "--metrics")) {
             if (m == "road") { want[kRoadMorf] = want[kRoadLerf] = true; continue; }
+            if (m == "pointing") { want[kPointing] = want[kPointingHit] = true; continue; }
             try { want[parse_eval_metric(m)] = true; } catch (const Error& e) { throw UsageError(e.what()); }
         }
     } else {
         std::fill(std::begin(want), std::end(want), true);
-        want[kPointing] = a.has("--masks");
+        want[kPointing] = want[kPointingHit] = a.has("--masks");
         want[kRoadMorf] = want[kRoadLerf] = false;  // ROAD is slow: only when --metrics names it
     }
-    if (want[kPointing] && !a.has("--masks")) throw UsageError("the pointing metric needs --masks DIR");
+    if ((want[kPointing] || want[kPointingHit]) && !a.has("--masks"))
+        throw UsageError("the pointing metric needs --masks DIR");
     const int steps = a.get_int("--steps", kDefaultCurveSteps, 1, 1 << 24);
     const Shard shard = a.has("--shard") ? shard_option(a.get("--shard")) : Shard{};
     const std::string class_from = a.get("--class-from", "top1");
@@ -235,7 +244,7 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
         if (in_shard(shard, i)) todo.push_back(i);
     std::vector<int> requested_class(inputs.size(), -1);
     if (class_from != "top1") {
-        const std::map<std::string, int> truth = read_ground_truth(class_from);
+        const GroundTruth truth = read_ground_truth(class_from);
         for (size_t i : todo) requested_class[i] = ground_truth_class(truth, inputs[i], plan.outputs, class_from);
     }
 

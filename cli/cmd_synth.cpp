@@ -23,7 +23,7 @@ const char* kUsage =
     "  --out DIR            output folder: DIR/{train,test}/images/NNNNN.png, DIR/{train,test}/masks/NNNNN.png\n"
     "                       (255 = the object's pixels) and DIR/labels.csv (file, split, class_index, label,\n"
     "                       and the object's box x0, y0, x1, y1, inclusive pixel coordinates)\n"
-    "  --n N                number of images, both splits (default 14000)\n"
+    "  --n N                number of images, both splits (default 28000)\n"
     "  --size S             image side in pixels, 32..1024 (default 64)\n"
     "  --seed X             seed (default 1); the same seed, size and N give the same bytes\n"
     "  --test-fraction F    share of the images in test/ (the last ones), 0..1 (default 0.1)\n";
@@ -50,7 +50,7 @@ int cmd_synth(const std::vector<std::string>& argv) {
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "'");
     if (!a.has("--out")) throw UsageError("--out DIR is required");
     const std::string out = a.get("--out");
-    const int n = a.get_int("--n", 14000, 1, 1000000);
+    const int n = a.get_int("--n", 28000, 1, 1000000);
     const int size = a.get_int("--size", 64, kSynthMinSize, kSynthMaxSize);
     const uint64_t seed = parse_seed(a.get("--seed", "1"));
     const int n_test = int(std::lround(n * parse_fraction(a.get("--test-fraction", "0.1"))));

@@ -5,8 +5,7 @@
 
 #include "api/network.h"
 #include "cam/eval/metrics.h"
-#include "cam/explain.h"
-#include "cam/postprocess.h"
+#include "cam/pipeline.h"
 #include "cam/render/outline.h"
 #include "cam/render/render.h"
 #include "cli/args.h"
@@ -21,12 +20,13 @@ namespace {
 
 const char* kUsage =
     "usage: entropycam synth-grid --model M --data DIR --out FILE.png [--rows N] [--first I] [--split S]\n"
-    "         [--layer NAME] [--cell PX]\n"
-    "Explains images of a folder written by `entropycam synth` with the five CAM methods, for each image's true\n"
-    "class (labels.csv), and draws the grid figure of `explain` with the object's mask outlined in white over\n"
-    "the input and every map.\n"
+    "         [--layer NAME] [--methods all|LIST] [--cell PX]\n"
+    "Explains images of a folder written by `entropycam synth` with CAM methods (default: the poster's five), for\n"
+    "each image's true class (labels.csv), and draws the grid figure of `explain` with the object's mask outlined\n"
+    "in white over the input and every map.\n"
     "  --rows N     images (rows), default 6         --first I   skip the split's first I images, default 0\n"
     "  --split S    test (default) or train          --layer     CAM target, default: the model's default layer\n"
+    "  --methods    all (every method of `entropycam explain --help`) or a comma list, default the five\n"
     "  --cell PX    panel side in pixels, default 128\n";
 
 struct Item {
@@ -54,7 +54,8 @@ std::vector<Item> read_items(const std::string& dir, const std::string& split, i
 }  // namespace
 
 int cmd_synth_grid(const std::vector<std::string>& argv) {
-    Args a = parse_args(argv, {"--model", "--data", "--out", "--rows", "--first", "--split", "--layer", "--cell"}, {"--help"});
+    Args a = parse_args(argv, {"--model", "--data", "--out", "--rows", "--first", "--split", "--layer", "--methods", "--cell"},
+                        {"--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "'");
     for (const char* f : {"--model", "--data", "--out"})
@@ -64,12 +65,17 @@ int cmd_synth_grid(const std::vector<std::string>& argv) {
     const std::string split = a.get("--split", "test");
     if (split != "test" && split != "train") throw UsageError("--split takes test or train, got '" + split + "'");
 
-    Model model = open_model(a.get("--model"));
-    const Graph& g = model.graph;
-    ExplainOptions opt;  // all five methods, in kAllCamMethods order
-    opt.target = a.has("--layer") ? g.tensor(a.get("--layer")) : default_cam_target(g, model.logits);
-    check_cam_target(g, opt.target);
-    const int classes = g.tensors[size_t(model.logits)].shape[1];
+    const Model model = open_model(a.get("--model"));
+    const Network net = network_of(model);
+    ExplainRequest request;  // through the pipeline, which gives Score-CAM its class scores
+    request.layer = a.get("--layer");
+    if (a.get("--methods") == "all") request.methods.assign(std::begin(kEveryCamMethod), std::end(kEveryCamMethod));
+    else if (a.has("--methods"))
+        for (const std::string& m : split_list(a.get("--methods"), "--methods")) {
+            try { request.methods.push_back(parse_cam_method(m)); } catch (const Error& e) { throw UsageError(e.what()); }
+        }
+    ExplainPlan plan = plan_explain(net, request);  // no methods asked: the five, in kAllCamMethods order
+    const int classes = plan.outputs;
     const std::vector<Item> items = read_items(a.get("--data"), split, first, rows);
 
     std::vector<GridRow> grid;
@@ -79,9 +85,10 @@ int cmd_synth_grid(const std::vector<std::string>& argv) {
         if (it.cls < 0 || it.cls >= classes)
             throw Error(it.image + ": class " + std::to_string(it.cls) + " is not one of the model's " + std::to_string(classes));
         const LoadedInput in = load_input(it.image, model.preprocessing);
-        const std::vector<ImageExplanation> ex = explain(g, session, model.logits, in.input, {it.cls}, opt);
-        GridRow row{in.display, {}, grid_row_label(label_of(model, it.cls), ex[0].prob)};
-        for (const CamResult& r : ex[0].results) row.maps.push_back(minmax_normalize(relu_map(r.raw)));
+        plan.classes.index = it.cls;
+        const ClassExplanation ex = explain_input(net, session, plan, in.input).classes[0];
+        GridRow row{in.display, {}, grid_row_label(label_of(model, it.cls), ex.prob)};
+        for (const ExplainedMap& m : ex.maps) row.maps.push_back(m.normalized);  // ReLU, min-max: as before
         grid.push_back(std::move(row));
         const ImageU8 m = decode_image(it.mask);
         Mask mask{m.height, m.width, std::vector<uint8_t>(size_t(m.width) * size_t(m.height))};
@@ -89,7 +96,7 @@ int cmd_synth_grid(const std::vector<std::string>& argv) {
         masks.push_back(std::move(mask));
     }
     std::vector<std::string> titles = {"Input"};
-    for (CamMethod m : kAllCamMethods) titles.push_back(cam_method_title(m));
+    for (CamMethod m : plan.options.methods) titles.push_back(cam_method_title(m));
     GridStyle style;
     style.cell = cell;
     style.text_scale = cell >= 200 ? 2 : 1;
@@ -101,7 +108,7 @@ int cmd_synth_grid(const std::vector<std::string>& argv) {
                               masks[r].w, masks[r].h, Rgb8{255, 255, 255});
     write_png(a.get("--out"), figure);
     std::printf("%s: %d images x %zu methods at layer %s, mask outlines in white\n", a.get("--out").c_str(), rows,
-                titles.size() - 1, g.tensors[size_t(opt.target)].name.c_str());
+                titles.size() - 1, plan.layer.c_str());
     return kExitOk;
 }
 

@@ -1,11 +1,13 @@
 // `entropycam train`: trains a vgg or gap classifier (weights/shape_classifier.h) on a folder in the layout of
 // `entropycam synth` with the hand-written backward pass (nn/train.h), writes the .ecw weight file, a CSV log
 // per epoch and a PNG of the training curves, and checks that the written file gives bit-identical logits.
+#include <omp.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -23,7 +25,7 @@ namespace {
 
 const char* kUsage =
     "usage: entropycam train --data DIR --arch vgg|gap --out MODEL.ecw [--epochs E] [--batch B] [--lr L]\n"
-    "         [--seed X] [--log FILE.csv] [--plot FILE.png]\n"
+    "         [--seed X] [--threads T] [--log FILE.csv] [--plot FILE.png]\n"
     "Trains a small CNN on DIR/train (the layout `entropycam synth` writes), tests it on DIR/test after every\n"
     "epoch, and writes an entropycam weight file with the labels and preprocessing (x = u8 / 127.5 - 1), which\n"
     "classify, explain and evaluate load with --model MODEL.ecw. SGD with momentum 0.9, weight decay 5e-4 on\n"
@@ -33,7 +35,9 @@ const char* kUsage =
     "  --epochs E   default 7         --batch B   default 16\n"
     "  --lr L       peak learning rate, default 0.02\n"
     "  --seed X     initialisation and shuffling, default 1 (same seed and data: same weights)\n"
-    "  --log FILE   per-epoch CSV (default MODEL.csv)   --plot FILE   curves PNG (default MODEL.png)\n";
+    "  --threads T  OpenMP threads, default 1 (or OMP_NUM_THREADS when set): a batch of 16 small images splits\n"
+    "               badly over threads, and on a busy machine two threads wait on each other most of the time\n"
+    "  --log FILE   per-epoch CSV (default MODEL.csv)   --plot FILE   curves PNG (default MODEL.png; 2+ epochs)\n";
 
 std::string strip_ecw(const std::string& path) {
     return path.size() > 4 && path.compare(path.size() - 4, 4, ".ecw") == 0 ? path.substr(0, path.size() - 4) : path;
@@ -103,7 +107,7 @@ void check_round_trip(const Model& trained, const std::string& path, const Train
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
-    Args a = parse_args(argv, {"--data", "--arch", "--epochs", "--batch", "--lr", "--seed", "--out", "--log", "--plot"},
+    Args a = parse_args(argv, {"--data", "--arch", "--epochs", "--batch", "--lr", "--seed", "--threads", "--out", "--log", "--plot"},
                         {"--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "'");
@@ -116,6 +120,9 @@ int cmd_train(const std::vector<std::string>& argv) {
     opt.batch = a.get_int("--batch", 16, 1, 4096);
     opt.learning_rate = parse_lr(a.get("--lr", "0.02"));
     opt.seed = uint64_t(a.get_int("--seed", 1, 0, 1 << 30));
+    // One thread unless asked: on the shared 2-core machine two threads trained at 2 images/s, one at 135 (README).
+    if (a.has("--threads")) omp_set_num_threads(a.get_int("--threads", 1, 1, 1024));
+    else if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
     const std::string out = a.get("--out"), base = strip_ecw(out);
     const std::string log_path = a.get("--log", base + ".csv"), plot_path = a.get("--plot", base + ".png");
 
@@ -130,9 +137,9 @@ int cmd_train(const std::vector<std::string>& argv) {
     tg.logits = model.logits;
     tg.target = add_input(g, "target", Shape{1, int(train.classes.size())});
     tg.loss = softmax_cross_entropy(g, "loss", tg.logits, tg.target);
-    std::fprintf(stderr, "entropycam train: %s on %d train / %d test images of %dx%d, %zu classes, %d epochs of batch %d\n",
-                 classifier_arch_name(arch), train.set.count, test.set.count, train.set.width, train.set.height,
-                 train.classes.size(), opt.epochs, opt.batch);
+    std::fprintf(stderr, "entropycam train: %s on %d train / %d test images of %dx%d, %zu classes, %d epochs of batch %d, %d "
+                 "thread%s\n", classifier_arch_name(arch), train.set.count, test.set.count, train.set.width, train.set.height,
+                 train.classes.size(), opt.epochs, opt.batch, omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s");
 
     const bool tty = ::isatty(2);
     const auto start = std::chrono::steady_clock::now();
@@ -161,12 +168,14 @@ int cmd_train(const std::vector<std::string>& argv) {
     for (size_t i = 0; i < model.graph.params.size(); ++i) model.graph.params[i].owned = g.params[i].owned;
     save_model(model, out);
     check_round_trip(model, out, test.set);
-    write_png(plot_path, curves_png(history, model.name));
+    const bool plot = history.size() >= 2;  // a curve needs two epochs; one epoch used to fail here, after training
+    if (plot) write_png(plot_path, curves_png(history, model.name));
     const EpochStats& last = history.back();
     std::printf("%s: %s, test accuracy %.2f %% (%d images), train accuracy %.2f %%, %.1f s (%.0f training images/s "
-                "incl. testing), log %s, plot %s\n",
+                "incl. testing), log %s, %s%s\n",
                 out.c_str(), model.name.c_str(), 100 * last.test_accuracy, test.set.count, 100 * last.train_accuracy,
-                seconds, double(train.set.count) * opt.epochs / seconds, log_path.c_str(), plot_path.c_str());
+                seconds, double(train.set.count) * opt.epochs / seconds, log_path.c_str(), plot ? "plot " : "no plot (one epoch)",
+                plot ? plot_path.c_str() : "");
     return kExitOk;
 }
 

@@ -162,6 +162,8 @@ TEST_CASE("evaluate: a map on the known region beats the inverted map") {
     CHECK(sc[1].average_drop > 90.0);
     CHECK(sc[0].pointing == doctest::Approx(1.0));
     CHECK(sc[1].pointing == doctest::Approx(0.0));
+    CHECK(sc[0].pointing_hit == 1.0);  // the region map's maximum lies in the region, the inverted map's outside
+    CHECK(sc[1].pointing_hit == 0.0);
     // Curve ends: the clean image, the all-substrate image, the blurred image.
     CHECK(sc[0].deletion_curve.size() == 9);
     CHECK(sc[0].deletion_curve.front() == doctest::Approx(clean.prob).epsilon(1e-6));
@@ -197,6 +199,7 @@ TEST_CASE("evaluate: batched curves equal the slow transcription of the definiti
                 CHECK(sc[m].deletion_auc == doctest::Approx(reference_auc(del)).epsilon(1e-5));
                 CHECK(sc[m].insertion_auc == doctest::Approx(reference_auc(ins)).epsilon(1e-5));
                 CHECK(std::isnan(sc[m].pointing));
+                CHECK(std::isnan(sc[m].pointing_hit));
                 Tensor masked = input;
                 for (int p = 0; p < kH * kW; ++p)
                     for (int c = 0; c < 3; ++c) masked[p * 3 + c] *= maps[m].values[size_t(p)];

@@ -190,3 +190,30 @@ TEST_CASE("random baseline: splitmix64 noise, reproducible per seed") {
     state = 3;
     CHECK(a.values[0] == float(double(splitmix64(state) >> 40) * 0x1p-24));
 }
+
+TEST_CASE("pointing hit: 1 when the map's maximum is inside the mask; ties to the first pixel in row-major order") {
+    Mask mask{2, 3, {0, 1, 0,
+                     0, 0, 1}};
+    Heatmap m(2, 3);
+    m.values = {0.1f, 0.9f, 0.2f,
+                0.3f, 0.0f, 0.5f};
+    CHECK(pointing_hit(m, mask) == 1.0);  // maximum at (0, 1), inside
+    m.values = {0.1f, 0.4f, 0.2f,
+                0.9f, 0.0f, 0.5f};
+    CHECK(pointing_hit(m, mask) == 0.0);  // maximum at (1, 0), outside, though most pixels inside are bright
+    // Ties: (0, 2) outside and (1, 2) inside share the maximum; the first in row-major order, (0, 2), decides.
+    m.values = {0.1f, 0.4f, 0.8f,
+                0.3f, 0.0f, 0.8f};
+    CHECK(pointing_hit(m, mask) == 0.0);
+    m.values = {0.1f, 0.8f, 0.4f,  // now the first of the tied pixels, (0, 1), is inside
+                0.3f, 0.0f, 0.8f};
+    CHECK(pointing_hit(m, mask) == 1.0);
+    CHECK(pointing_hit(Heatmap(2, 3, 0.5f), mask) == 0.0);  // a constant map: every pixel ties, (0, 0) is outside
+    CHECK(std::isnan(pointing_hit(Heatmap(2, 3), mask)));   // all zero: no maximum to point with
+    CHECK(std::isnan(pointing_hit(Heatmap(2, 3), Mask{2, 3, std::vector<uint8_t>(6, 1)})));
+    CHECK_THROWS_AS(pointing_hit(Heatmap(3, 2, 1.0f), mask), Error);  // sizes differ
+    m.values[4] = -0.5f;
+    CHECK_THROWS_AS(pointing_hit(m, mask), Error);
+    m.values[4] = std::nanf("");
+    CHECK_THROWS_AS(pointing_hit(m, mask), Error);
+}

@@ -66,7 +66,7 @@ CsvTable evaluate_csv() {
             r.label = "x";
             r.prob = 0.5;
             r.prob_masked = 0.25;
-            const double v[kEvalMetricCount] = {0.125 + i * 0.25, 0.5 + i * 0.125, 50, 0, std::nan("")};
+            const double v[kEvalMetricCount] = {0.125 + i * 0.25, 0.5 + i * 0.125, 50, 0, std::nan(""), std::nan("")};
             for (int k = 0; k < kEvalMetricCount; ++k) r.metric[k] = v[k];
             round_row(r);
             text += eval_csv_line(r);

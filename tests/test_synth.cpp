@@ -13,6 +13,7 @@
 #include "nn/splitmix64.h"
 #include "tests/test_util.h"
 #include "tests/test_weights_util.h"
+#include "weights/shape_classifier.h"
 
 using namespace ec;
 
@@ -162,4 +163,21 @@ TEST_CASE("mask outline: the border pixels of the scaled mask, nothing inside or
     draw_mask_outline(im, 5, 5, 8, 8, std::vector<uint8_t>(16, 1), 4, 4, Rgb8{1, 2, 3});
     CHECK(im.rgb[size_t(5 * 10 + 9) * 3] == 1);
     CHECK_THROWS_AS(draw_mask_outline(im, 0, 0, 8, 8, mask, 4, 5, Rgb8{}), Error);
+}
+
+TEST_CASE("synth-grid CLI: one column per method asked for (the five by default), the input first") {
+    test::TempDir dir;
+    const std::string data = dir.path + "/s", model = dir.path + "/gap.ecw";
+    REQUIRE(test::run_cli("synth --n 4 --size 32 --test-fraction 0.5 --out '" + data + "'").exit_code == 0);
+    save_model(build_shape_classifier(ClassifierArch::Gap, 32, synth_class_names(), 3), model);
+    const std::string common = "synth-grid --model '" + model + "' --data '" + data + "' --rows 2 --cell 48 --layer block3/relu ";
+    struct Case { std::string methods; int columns; };
+    for (const Case& c : {Case{"", 1 + 5}, Case{"--methods all", 1 + 12}, Case{"--methods eigencam,scorecam", 1 + 2}}) {
+        CAPTURE(c.methods);
+        const test::CliResult r = test::run_cli(common + c.methods + " --out '" + dir.path + "/g.png'");
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(decode_image(dir.path + "/g.png").width == c.columns * 48);
+    }
+    CHECK(test::run_cli(common + "--methods gradcam,nosuchcam --out '" + dir.path + "/h.png'").exit_code == 2);
 }

@@ -195,4 +195,23 @@ TEST_CASE("train CLI: usage and bad-input errors") {
     test::CliResult r = test::run_cli("train --data '" + dir.path + "/missing' --arch vgg --out '" + dir.path + "/m.ecw'");
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("labels.csv") != std::string::npos);
+    CHECK(test::run_cli("train --data x --arch vgg --threads 0 --out '" + dir.path + "/m.ecw'").exit_code == 2);
+}
+
+TEST_CASE("train CLI: one OpenMP thread unless --threads or OMP_NUM_THREADS says otherwise") {
+    test::TempDir dir;
+    REQUIRE(test::run_cli("synth --n 12 --size 32 --test-fraction 0.5 --out '" + dir.path + "/s'").exit_code == 0);
+    const std::string train = "train --data '" + dir.path + "/s' --arch gap --epochs 1 --out '" + dir.path + "/m.ecw'";
+    struct Case { std::string env, args, want; };
+    for (const Case& c : {Case{"env -u OMP_NUM_THREADS ", "", "batch 16, 1 thread\n"},
+                          Case{"env -u OMP_NUM_THREADS ", " --threads 2", "batch 16, 2 threads\n"},
+                          Case{"OMP_NUM_THREADS=2 ", "", "batch 16, 2 threads\n"}}) {
+        const test::CliResult r = test::run_cli(train + c.args, c.env);
+        INFO(c.env << c.args << ": " << r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(r.err.find(c.want) != std::string::npos);
+        // One epoch: the model and its log, but no curves (they need two epochs) and no failure after training.
+        CHECK(r.out.find("no plot (one epoch)") != std::string::npos);
+        CHECK(load_model(dir.path + "/m.ecw").labels == synth_class_names());
+    }
 }

@@ -31,13 +31,22 @@ Mask load_mask(const std::string& path);
 // True when a and b name the same existing file (after resolving links and relative paths).
 bool same_file(const std::string& a, const std::string& b);
 
-// Ground-truth classes from a CSV with columns `file` and `imagenet_index` (like imagenet-dev/labels.csv):
-// file name (no folder) -> ImageNet index 0..999.
-std::map<std::string, int> read_ground_truth(const std::string& path);
-// The output index of `input`'s ground-truth class for a model with `outputs` logits: the ImageNet index, plus
-// 1 for a 1001-output model (index 0 = background). Error when the file is not listed or the model has
-// neither 1000 nor 1001 outputs.
-int ground_truth_class(const std::map<std::string, int>& truth, const std::string& input, int outputs,
-                       const std::string& labels_path);
+// Ground-truth classes from a CSV with a column `file` and one of
+//   `imagenet_index`: an ImageNet index 0..999 (like imagenet-dev/labels.csv), for models with 1000 outputs, or
+//                     1001 with background at 0 (the index + 1);
+//   `class_index`:    the model's output index itself, 0..outputs-1 (like the labels.csv of `entropycam synth`,
+//                     whose `file` is the image's name, e.g. 12600.png for DIR/test/images/12600.png).
+// With both columns, imagenet_index is used. An input is matched by its file name without the folder, and so is
+// `file` (a folder there, e.g. test/images/12600.png, is dropped): a name listed twice with different classes is
+// an Error (which row would be meant is unknown), as are a missing column and an index that is not a whole number
+// in range.
+struct GroundTruth {
+    bool imagenet = true;                // imagenet_index (else class_index)
+    std::map<std::string, int> classes;  // file name (no folder) -> index
+};
+GroundTruth read_ground_truth(const std::string& path);
+// The output index of `input`'s ground-truth class for a model with `outputs` logits. Error when the file is not
+// listed, for ImageNet indices when the model has neither 1000 nor 1001 outputs, and for an output index >= outputs.
+int ground_truth_class(const GroundTruth& truth, const std::string& input, int outputs, const std::string& labels_path);
 
 }  // namespace ec

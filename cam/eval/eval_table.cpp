@@ -22,17 +22,19 @@ struct MetricInfo {
     const char* column;
     const char* title;
     bool lower_is_better;
-    bool percent;   // printed with one decimal, else three
-    bool optional;  // a CSV column only in the files of runs that asked for it (ROAD: slow, opt-in)
+    bool percent;      // printed with one decimal, else three
+    bool optional;     // a CSV column only in the files of runs that asked for it (ROAD: slow, opt-in)
+    bool added_later;  // absent from the CSVs of versions before it (they still read, with NaN here)
 };
 const MetricInfo kMetrics[kEvalMetricCount] = {
-    {"deletion", "deletion_auc", "Deletion AUC ↓", true, false, false},
-    {"insertion", "insertion_auc", "Insertion AUC ↑", false, false, false},
-    {"drop", "average_drop", "Average Drop % ↓", true, true, false},
-    {"increase", "increase", "Increase in Confidence % ↑", false, true, false},
-    {"pointing", "pointing", "Energy pointing game ↑", false, false, false},
-    {"road_morf", "road_morf", "ROAD MoRF ↓", true, false, true},
-    {"road_lerf", "road_lerf", "ROAD LeRF ↑", false, false, true},
+    {"deletion", "deletion_auc", "Deletion AUC ↓", true, false, false, false},
+    {"insertion", "insertion_auc", "Insertion AUC ↑", false, false, false, false},
+    {"drop", "average_drop", "Average Drop % ↓", true, true, false, false},
+    {"increase", "increase", "Increase in Confidence % ↑", false, true, false, false},
+    {"pointing", "pointing", "Energy pointing game ↑", false, false, false, false},
+    {"pointing_hit", "pointing_hit", "Pointing hit rate ↑", false, false, false, true},
+    {"road_morf", "road_morf", "ROAD MoRF ↓", true, false, true, false},
+    {"road_lerf", "road_lerf", "ROAD LeRF ↑", false, false, true, false},
 };
 
 const MetricInfo& info(int metric) {
@@ -114,6 +116,7 @@ const char* eval_metric_column(int metric) { return info(metric).column; }
 const char* eval_metric_title(int metric) { return info(metric).title; }
 bool eval_metric_lower_is_better(int metric) { return info(metric).lower_is_better; }
 bool eval_metric_optional(int metric) { return info(metric).optional; }
+bool eval_metric_may_be_absent(int metric) { return info(metric).optional || info(metric).added_later; }
 
 bool eval_rows_have_optional(const std::vector<EvalRow>& rows) {
     for (const EvalRow& r : rows)
@@ -168,6 +171,7 @@ EvalRow scored_eval_row(EvalRow row, const MapScores& scores, const bool (&want)
     row.metric[kAverageDrop] = scores.average_drop;
     row.metric[kIncrease] = scores.increase;
     row.metric[kPointing] = scores.pointing;
+    row.metric[kPointingHit] = scores.pointing_hit;
     row.metric[kRoadMorf] = scores.road_morf;
     row.metric[kRoadLerf] = scores.road_lerf;
     for (int k = 0; k < kEvalMetricCount; ++k)
@@ -196,12 +200,35 @@ std::string eval_csv_line(const EvalRow& r, bool with_optional) {
     return line + "\n";
 }
 
+namespace {
+
+constexpr size_t kIdentityColumns = 11;  // input .. prob_masked; the metrics follow
+
+// The column of each metric in `header` (kNoMetricColumn where a column that may be absent is), or false when
+// the header is not eval_csv_header(true) less some of those columns.
+constexpr size_t kNoMetricColumn = size_t(-1);
+bool metric_columns(const std::vector<std::string>& header, size_t (&column)[kEvalMetricCount]) {
+    const std::vector<std::string> full = eval_csv_header(true);
+    if (header.size() < kIdentityColumns || !std::equal(full.begin(), full.begin() + long(kIdentityColumns), header.begin()))
+        return false;
+    size_t c = kIdentityColumns;
+    for (int k = 0; k < kEvalMetricCount; ++k) {
+        if (c < header.size() && header[c] == kMetrics[k].column) column[k] = c++;
+        else if (eval_metric_may_be_absent(k)) column[k] = kNoMetricColumn;
+        else return false;
+    }
+    return c == header.size();
+}
+
+}  // namespace
+
 std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name) {
-    const bool with_optional = table.header == eval_csv_header(true);
-    if (!with_optional && table.header != eval_csv_header(false)) {
+    size_t column[kEvalMetricCount];
+    if (!metric_columns(table.header, column)) {
         std::string expected;
         for (const std::string& h : eval_csv_header()) expected += (expected.empty() ? "" : ",") + h;
-        throw Error(name + ": not an `entropycam evaluate` CSV: expected the header " + expected + " (ROAD runs: then road_morf,road_lerf)");
+        throw Error(name + ": not an `entropycam evaluate` CSV: expected the header " + expected +
+                    " (ROAD runs: then road_morf,road_lerf; older versions: without pointing_hit)");
     }
     std::vector<EvalRow> rows;
     for (size_t i = 0; i < table.rows.size(); ++i) {
@@ -219,9 +246,8 @@ std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string
         r.label = f[8];
         r.prob = parse_csv_number(f[9], where);
         r.prob_masked = parse_csv_number(f[10], where);
-        size_t column = 11;  // the metrics follow prob_masked; a file without the optional columns reads NaN there
-        for (int k = 0; k < kEvalMetricCount; ++k)
-            r.metric[k] = with_optional || !kMetrics[k].optional ? parse_csv_number(f[column++], where) : std::nan("");
+        for (int k = 0; k < kEvalMetricCount; ++k)  // a column the file lacks reads NaN
+            r.metric[k] = column[k] == kNoMetricColumn ? std::nan("") : parse_csv_number(f[column[k]], where);
         rows.push_back(r);
     }
     return rows;

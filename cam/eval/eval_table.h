@@ -12,9 +12,11 @@
 namespace ec {
 
 // The per-image metrics, in table order. Values are NaN where a metric was not asked for or is undefined
-// (pointing without a mask, or with an all-zero map).
+// (pointing and pointing_hit without a mask, or with an all-zero map). `--metrics pointing` asks for both.
 // ROAD (cam/eval/road.h): the means of its MoRF and LeRF curves; optional columns, opt-in (slow).
-enum EvalMetric { kDeletion, kInsertion, kAverageDrop, kIncrease, kPointing, kRoadMorf, kRoadLerf, kEvalMetricCount };
+enum EvalMetric {
+    kDeletion, kInsertion, kAverageDrop, kIncrease, kPointing, kPointingHit, kRoadMorf, kRoadLerf, kEvalMetricCount
+};
 const char* eval_metric_name(int metric);    // "deletion", "insertion", "drop", "increase", "pointing", "road_morf", ...
 const char* eval_metric_column(int metric);  // CSV column: "deletion_auc", "insertion_auc", "average_drop", ...
 const char* eval_metric_title(int metric);   // "Deletion AUC ↓", ...
@@ -22,6 +24,9 @@ bool eval_metric_lower_is_better(int metric);
 // True for the ROAD metrics: CSV columns only in the files of runs that asked for them, so that the CSVs of
 // runs without them keep their bytes; files without the columns read as NaN there.
 bool eval_metric_optional(int metric);
+// True for the optional metrics and for those added after the CSV format first appeared (pointing_hit): a CSV
+// without their columns still reads (eval_rows_from_csv, the report), with NaN there.
+bool eval_metric_may_be_absent(int metric);
 // Throws Error naming the valid names (the CLI reports it as a usage error).
 int parse_eval_metric(const std::string& name);
 
@@ -54,8 +59,10 @@ std::vector<std::string> eval_csv_header(bool with_optional = false);
 std::string eval_csv_line(const EvalRow& row, bool with_optional = false);
 // True when a row has a value in an optional column (its CSV needs them).
 bool eval_rows_have_optional(const std::vector<EvalRow>& rows);
-// Rows of a CSV table with eval_csv_header(false) (optional metrics NaN) or eval_csv_header(true); Error naming
-// `name` and the line for a wrong header or a bad field.
+// Rows of a CSV table whose header is eval_csv_header(true) less any columns that may be absent
+// (eval_metric_may_be_absent: the ROAD columns of runs without ROAD, pointing_hit in the files of older versions),
+// the others in that order; absent columns read as NaN. Error naming `name` and the line for another header or a
+// bad field.
 std::vector<EvalRow> eval_rows_from_csv(const CsvTable& table, const std::string& name);
 
 // Sorts rows for aggregation: by (model, layer, steps, class_from), then method (the order of

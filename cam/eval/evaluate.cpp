@@ -98,8 +98,8 @@ void add_road_scores(const Graph& g, Session& s, int logits, const Tensor& input
 
 MapScores::MapScores()
     : deletion_auc(std::nan("")), insertion_auc(std::nan("")), prob_masked(std::nan("")),
-      average_drop(std::nan("")), increase(std::nan("")), pointing(std::nan("")), road_morf(std::nan("")),
-      road_lerf(std::nan("")) {}
+      average_drop(std::nan("")), increase(std::nan("")), pointing(std::nan("")), pointing_hit(std::nan("")),
+      road_morf(std::nan("")), road_lerf(std::nan("")) {}
 
 double class_probability(const Tensor& logits, int n, int cls) {
     if (logits.shape.rank != 2 || n < 0 || n >= logits.shape[0] || cls < 0 || cls >= logits.shape[1])
@@ -174,7 +174,10 @@ std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, con
             const Tensor masked = multiply_by_map(input, maps[m]);  // the batcher copies it
             batcher.add(masked.ptr(), &sc.prob_masked);
         }
-        if (mask) sc.pointing = energy_pointing_game(maps[m], *mask);
+        if (mask) {
+            sc.pointing = energy_pointing_game(maps[m], *mask);
+            sc.pointing_hit = pointing_hit(maps[m], *mask);
+        }
     }
     batcher.flush();
 

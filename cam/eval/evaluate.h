@@ -1,7 +1,7 @@
 // Scores saliency maps of one image with the metrics of cam/eval/metrics.h by running perturbed copies of the
-// image through a network: the Deletion and Insertion curves, Average Drop / Increase in Confidence, and the
-// energy pointing game. Every perturbed copy of every map goes through one Session in batches (the graph runs
-// any batch N; the kernels use every core through OpenMP). Scores are softmax probabilities of one class.
+// image through a network: the Deletion and Insertion curves, Average Drop / Increase in Confidence, the energy
+// pointing game and the pointing hit. Every perturbed copy of every map goes through one Session in batches (the
+// graph runs any batch N; the kernels use every core through OpenMP). Scores are softmax probabilities of one class.
 // What is not here: choosing the class from a labels file, computing or post-processing the CAMs, files.
 #pragma once
 #include <vector>
@@ -47,6 +47,7 @@ struct MapScores {
     double average_drop;                 // this image's term, 100 * max(0, Y - O) / Y
     double increase;                     // this image's term, 100 * [O > Y]
     double pointing;                     // energy pointing game; NaN without a mask
+    double pointing_hit;                 // 1 when the map's maximum is inside the mask, else 0; NaN without a mask
     double road_morf, road_lerf;         // ROAD: means of the MoRF (lower is better) and LeRF curves
     MapScores();
 };

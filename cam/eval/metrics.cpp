@@ -172,6 +172,20 @@ double energy_pointing_game(const Heatmap& map, const Mask& mask) {
     return total > 0 ? inside / total : std::nan("");
 }
 
+double pointing_hit(const Heatmap& map, const Mask& mask) {
+    if (map.h != mask.h || map.w != mask.w || mask.inside.size() != map.values.size())
+        throw Error("pointing_hit: map " + std::to_string(map.h) + "x" + std::to_string(map.w) + " and mask " +
+                    std::to_string(mask.h) + "x" + std::to_string(mask.w) + " differ in size");
+    size_t best = 0;
+    for (size_t i = 0; i < map.values.size(); ++i) {
+        const float v = map.values[i];
+        if (!(v >= 0) || !std::isfinite(v)) throw Error("pointing_hit: the map has a negative or non-finite value");
+        if (v > map.values[best]) best = i;  // strictly greater: the first maximum in row-major order wins
+    }
+    if (map.values.empty() || !(map.values[best] > 0)) return std::nan("");
+    return mask.inside[best] ? 1.0 : 0.0;
+}
+
 // ---- Aggregation ----
 
 MeanCI mean_ci95(const std::vector<double>& values) {

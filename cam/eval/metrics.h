@@ -1,7 +1,7 @@
 // Faithfulness and localisation metrics of a saliency map (method.md, "Faithfulness and localisation
 // metrics"), as plain math on maps, images and probabilities: the pixel order of Deletion/Insertion, the
 // per-step pixel replacement, the trapezoid AUC, the Insertion blur substrate, Average Drop, Increase in
-// Confidence, the energy pointing game and the mean with its 95 % confidence interval.
+// Confidence, the energy pointing game, the pointing hit and the mean with its 95 % confidence interval.
 // Running perturbed images through a network is cam/eval/evaluate.h; the two baseline maps are cam/eval/metrics_baselines.h.
 // Images here are one 1 x H x W x C (NHWC) tensor or its raw floats; maps are H x W, row-major.
 #pragma once
@@ -78,6 +78,14 @@ Mask resize_mask_nearest(const Mask& mask, int out_h, int out_w);
 // sum(map inside the mask) / sum(map) (the map is non-negative after post-processing). NaN when sum(map) is 0
 // (a constant map: no energy to point with). Error if the sizes differ or a value is negative.
 double energy_pointing_game(const Heatmap& map, const Mask& mask);
+
+// Pointing hit (the pointing game of Zhang et al. 2016, "Top-down neural attention by excitation backprop",
+// without its 15-pixel tolerance): 1 when the map's maximum lies inside the mask, else 0. Ties for the maximum:
+// the first pixel in row-major order (smallest y * w + x), as pixel_order breaks them, so a constant non-zero map
+// points at the top-left pixel. NaN when the map is all zero (no maximum to point with; a post-processed map is all
+// zero when its CAM was zero after ReLU). The mean over images is the hit rate. Error if the sizes differ or a
+// value is negative or not finite.
+double pointing_hit(const Heatmap& map, const Mask& mask);
 
 // ---- Aggregation over images ----
 

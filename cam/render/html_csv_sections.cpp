@@ -126,7 +126,7 @@ struct EvalColumns {
           label(column_of(t, "label", name)), prob(column_of(t, "prob", name)), model(column_of(t, "model", name)),
           layer(column_of(t, "layer", name)) {
         for (int k = 0; k < kEvalMetricCount; ++k)
-            metric[k] = eval_metric_optional(k) ? optional_column_of(t, eval_metric_column(k)) : column_of(t, eval_metric_column(k), name);
+            metric[k] = eval_metric_may_be_absent(k) ? optional_column_of(t, eval_metric_column(k)) : column_of(t, eval_metric_column(k), name);
     }
 };
 
