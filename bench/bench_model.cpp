@@ -64,6 +64,7 @@ std::vector<const void*> buffer_fingerprint(const ec::Session& s) {
     };
     for (const auto* group : {&s.values, &s.grads, &s.param_grads})
         for (const ec::Tensor& t : *group) add(t.data);
+    for (const std::vector<float>& b : s.spare) add(b);  // released values (nn/forward_plan.h)
     add(s.scratch);
     return fp;
 }
