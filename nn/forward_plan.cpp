@@ -22,24 +22,46 @@ std::vector<char> ancestors_of(const Graph& g, const std::vector<int>& targets) 
     return needed;
 }
 
+// For each node: the Relu/Relu6 node folded into it (see ForwardPlan::fused), or -1.
+std::vector<int> fusable_activations(const Graph& g, const std::vector<char>& kept) {
+    std::vector<int> readers(g.tensors.size(), 0), reader(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (int t : g.nodes[i].inputs) ++readers[size_t(t)], reader[size_t(t)] = int(i);
+    std::vector<int> fused(g.nodes.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const int t = g.nodes[i].output, a = reader[size_t(t)];
+        if (g.nodes[i].op != OpKind::Conv2D || kept[size_t(t)] || readers[size_t(t)] != 1) continue;
+        if (g.nodes[size_t(a)].op == OpKind::Relu || g.nodes[size_t(a)].op == OpKind::Relu6) fused[i] = a;
+    }
+    return fused;
+}
+
 }  // namespace
 
-ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep) {
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations) {
     for (int t : keep) check_tensor_id(g, t, "plan_forward");
     const std::vector<char> needed = ancestors_of(g, keep);
     std::vector<char> kept(g.tensors.size(), 0);
     for (int t : keep) kept[size_t(t)] = 1;
+    const std::vector<int> fusable = fuse_activations ? fusable_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
 
     ForwardPlan plan;
     plan.tensor_count = g.tensors.size();
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-        if (needed[size_t(g.nodes[i].output)]) plan.nodes.push_back(int(i));
+    std::vector<char> folded(g.nodes.size(), 0);  // activations run inside their convolution
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        if (!needed[size_t(g.nodes[i].output)] || folded[i]) continue;
+        plan.nodes.push_back(int(i));
+        plan.fused.push_back(fusable[i]);
+        if (fusable[i] >= 0) folded[size_t(fusable[i])] = 1;
+    }
     // The step after which each value is last read: 0 = before any node (an input no node of the run reads).
+    // A fused step reads the convolution's inputs and writes the activation's output.
     std::vector<int> last_step(g.tensors.size(), -1);
     for (int t : g.inputs) last_step[size_t(t)] = 0;
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
         const Node& node = g.nodes[size_t(plan.nodes[k])];
-        last_step[size_t(node.output)] = std::max(last_step[size_t(node.output)], int(k) + 1);  // unread: dies at once
+        const int out = plan.fused[k] >= 0 ? g.nodes[size_t(plan.fused[k])].output : node.output;
+        last_step[size_t(out)] = std::max(last_step[size_t(out)], int(k) + 1);  // unread: dies at once
         for (int t : node.inputs) last_step[size_t(t)] = int(k) + 1;
     }
     std::vector<std::vector<int>> dying(plan.nodes.size() + 1);

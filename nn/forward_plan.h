@@ -19,6 +19,11 @@ namespace ec {
 
 struct ForwardPlan {
     std::vector<int> nodes;  // node indices, in execution order: the ancestors of the kept tensors
+    // fused[k] >= 0: nodes[k] is a Conv2D whose one reader, the Relu/Relu6 node fused[k], is folded into it: the
+    // convolution writes the clamped values straight into that node's output (conv2d_forward_clamped, the
+    // same values as the two passes, bit for bit) and its own output, unkept and read by nothing else, never
+    // exists. -1 otherwise.
+    std::vector<int> fused;
     // The tensors whose values die after step i, i = 0 before the first node (graph inputs nobody reads),
     // i = k + 1 after nodes[k]: release[release_start[i] .. release_start[i + 1]).
     std::vector<int> release;
@@ -26,9 +31,10 @@ struct ForwardPlan {
     size_t tensor_count = 0;  // of the graph it was made for; run against another size is an Error
 };
 
-// Plans a forward run after which exactly the tensors in `keep` (and nothing else) hold values. Error for an
-// id outside the graph.
-ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep);
+// Plans a forward run after which exactly the tensors in `keep` (and nothing else) hold values, with every
+// convolution + ReLU/ReLU6 pair fused whose pre-activation tensor is neither kept nor read by another node
+// (fuse_activations = false: none, for comparing). Error for an id outside the graph.
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations = true);
 
 // The tensors whose values backward(from, stop_at) reads: the inputs and outputs of every node it runs
 // (conservatively: a node whose backward needs neither still has them kept). Add them to a plan's `keep`

@@ -7,6 +7,7 @@
 
 #include "nn/forward_plan.h"
 #include "nn/graph.h"
+#include "nn/op_impl.h"
 #include "nn/op_table.h"
 
 namespace ec {
@@ -64,12 +65,20 @@ void forward(const Graph& g, Session& s, const std::vector<const Tensor*>& input
 }
 
 void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
-    if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2)
+    if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
+        plan.fused.size() != plan.nodes.size())
         throw Error("forward: the plan was made for another graph");
     load_inputs(g, s, inputs);
     release_step(s, plan, 0);
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
-        run_forward_node(g, s, g.nodes[size_t(plan.nodes[k])]);
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        if (plan.fused[k] < 0) {
+            run_forward_node(g, s, node);
+        } else {  // convolution + ReLU/ReLU6 in one pass, into the activation's output
+            const Node& activation = g.nodes[size_t(plan.fused[k])];
+            acquire_value(s, activation.output, g.tensors[size_t(activation.output)].shape.with_batch(s.batch));
+            ops::conv2d_activation_forward(g, s, node, activation);
+        }
         release_step(s, plan, k + 1);
     }
 }

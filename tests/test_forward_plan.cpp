@@ -1,11 +1,13 @@
 // nn/forward_plan.h: a planned forward run gives the same values as the full forward, holds fewer buffers at a
 // time, keeps exactly what it was asked to keep, reuses the same buffers once warmed up (no allocation, also
-// when the batch size changes), and backward refuses to read a value the run did not keep.
+// when the batch size changes), and backward refuses to read a value the run did not keep. Fused conv + ReLU6
+// pairs give the unfused values and gradients bit for bit.
 #include <algorithm>
 #include <random>
 #include <set>
 
 #include "cam/explain.h"
+#include "io/npy.h"
 #include "nn/forward_plan.h"
 #include "tests/test_util.h"
 #include "tests/test_weights_util.h"
@@ -174,4 +176,65 @@ TEST_CASE("forward plan: MobileNetV2 forward to the logits holds under a third o
     const int64_t all = floats_held(full), planned = floats_held(lean);
     MESSAGE("MobileNetV2 at batch 2: the full forward holds " << all << " floats, the planned one " << planned);
     CHECK(planned * 3 < all);
+}
+
+TEST_CASE("forward plan: conv + ReLU/ReLU6 pairs fuse unless the pre-activation tensor is kept or read elsewhere") {
+    std::mt19937 rng(15);
+    Net r = small_net(rng);
+    const Tensor x = random_batch(r.g, 3, rng);
+    auto fused_convs = [&](const ForwardPlan& p) {
+        std::vector<std::string> names;
+        for (size_t k = 0; k < p.nodes.size(); ++k)
+            if (p.fused[k] >= 0) names.push_back(r.g.nodes[size_t(p.nodes[k])].name);
+        return names;
+    };
+    const ForwardPlan all = plan_forward(r.g, {r.logits});
+    CHECK(fused_convs(all) == std::vector<std::string>{"stem/conv", "expand/conv", "dw/conv", "head/conv"});
+    // A kept pre-activation tensor (e.g. a CAM target) is not fused; the others still are.
+    const ForwardPlan keep_dw_conv = plan_forward(r.g, {r.logits, r.g.tensor("dw/conv")});
+    CHECK(fused_convs(keep_dw_conv) == std::vector<std::string>{"stem/conv", "expand/conv", "head/conv"});
+    CHECK(fused_convs(plan_forward(r.g, {r.logits}, false)).empty());
+    // A convolution read by two nodes is not fused.
+    Graph g2 = r.g;
+    const int both = add(g2, "both", g2.tensor("head/conv"), g2.tensor("head"));
+    CHECK(fused_convs(plan_forward(g2, {both})).size() == 3);
+
+    // Fused and unfused runs agree bit for bit: the values, and the gradients of a backward after them.
+    Session fused, unfused, keeps_conv;
+    forward(r.g, fused, all, {&x});
+    forward(r.g, unfused, plan_forward(r.g, {r.logits}, false), {&x});
+    forward(r.g, keeps_conv, keep_dw_conv, {&x});
+    CHECK(fused.values[size_t(r.logits)].data == unfused.values[size_t(r.logits)].data);
+    CHECK(keeps_conv.values[size_t(r.g.tensor("dw/conv"))].numel() == 3 * 12 * 10 * 16);
+    CHECK(fused.values[size_t(r.g.tensor("dw/conv"))].data.empty());  // never materialised
+}
+
+// The CAM-layer activations also still match ../shared/reference: test_explain.cpp runs explain(), whose plan fuses.
+TEST_CASE("forward plan: on MobileNetV2 the fused plan gives the unfused logits, target and gradients bit for bit" *
+          test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    ExplainOptions cam;
+    cam.target = default_cam_target(m.graph, m.logits);
+    const ForwardPlan fused = explain_forward_plan(m.graph, m.logits, cam);
+    const auto count = std::count_if(fused.fused.begin(), fused.fused.end(), [](int a) { return a >= 0; });
+    INFO(count << " conv + ReLU6 pairs fused");
+    CHECK(count >= 30);  // MobileNetV2: 35 pairs, all before the default target
+    for (const char* image : {"cat", "n01443537_goldfish", "grace_hopper"}) {
+        INFO(image);
+        const Tensor x = read_npy_tensor(test::shared_path(std::string("reference/mobilenet_v2_1.0_224_quant/") + image + "/input.npy"));
+        Session a, b;
+        forward(m.graph, a, fused, {&x});
+        forward(m.graph, b, {&x});  // every value, nothing fused
+        CHECK(a.values[size_t(m.logits)].data == b.values[size_t(m.logits)].data);
+        CHECK(a.values[size_t(cam.target)].data == b.values[size_t(cam.target)].data);
+        const int cls = top_k(b.values[size_t(m.logits)], 0, 1)[0];
+        BackwardRequest req{m.logits, one_hot_seed(b.values[size_t(m.logits)].shape, {cls}), {cam.target}, false};
+        backward(m.graph, a, req);
+        backward(m.graph, b, req);
+        CHECK(a.grads[size_t(cam.target)].data == b.grads[size_t(cam.target)].data);
+        // The forward to the logits alone fuses every pair.
+        Session c;
+        forward_until(m.graph, c, {&x}, m.logits);
+        CHECK(c.values[size_t(m.logits)].data == b.values[size_t(m.logits)].data);
+    }
 }
