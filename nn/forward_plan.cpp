@@ -113,33 +113,32 @@ std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>
 
 void acquire_value(Session& s, int t, const Shape& shape) {
     const size_t need = size_t(shape.numel());
-    // Best fit: the spare buffer of the smallest capacity that holds the value, ties by address, so the choice
-    // depends on the set of spare buffers, not on their order in the list; none fits: a new buffer of this size.
+    // First fit by age: the oldest spare buffer that holds the value, else a new one. A run then repeats its
+    // first execution's choices exactly, whatever other runs did in between (every buffer they made is younger
+    // than the ones this run found or made at each step), so it allocates only the first time.
     int best = -1;
-    for (size_t i = 0; i < s.spare.size(); ++i) {
-        const std::vector<float>& b = s.spare[i];
-        if (b.capacity() < need) continue;
-        if (best >= 0) {
-            const std::vector<float>& c = s.spare[size_t(best)];
-            if (b.capacity() > c.capacity() || (b.capacity() == c.capacity() && !std::less<const float*>()(b.data(), c.data())))
-                continue;
-        }
-        best = int(i);
-    }
+    for (size_t i = 0; i < s.spare.size(); ++i)
+        if (s.spare[i].data.capacity() >= need && (best < 0 || s.spare[i].id < s.spare[size_t(best)].id)) best = int(i);
+    if (s.value_buffer_id.size() != s.values.size()) s.value_buffer_id.resize(s.values.size(), 0);
     Tensor& value = s.values[size_t(t)];
     if (best >= 0) {
-        value.data = std::move(s.spare[size_t(best)]);
+        value.data = std::move(s.spare[size_t(best)].data);
+        s.value_buffer_id[size_t(t)] = s.spare[size_t(best)].id;
         s.spare[size_t(best)] = std::move(s.spare.back());
         s.spare.pop_back();
     } else {
         value.data = std::vector<float>();
+        s.value_buffer_id[size_t(t)] = s.buffers_made++;
     }
     value.reshape_storage(shape);
 }
 
 void release_value(Session& s, int t) {
     Tensor& value = s.values[size_t(t)];
-    if (value.data.capacity() > 0) s.spare.push_back(std::move(value.data));
+    if (value.data.capacity() > 0) {
+        const uint64_t id = size_t(t) < s.value_buffer_id.size() ? s.value_buffer_id[size_t(t)] : s.buffers_made++;
+        s.spare.push_back({id, std::move(value.data)});
+    }
     value.data = std::vector<float>();
     value.shape = Shape();
 }

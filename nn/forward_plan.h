@@ -5,11 +5,12 @@
 // activations at a time instead of all of them.
 //
 // Buffers are recycled across runs too: a run first returns every value the session holds, then takes from
-// the spare list by a rule that depends only on the set of free buffers (the smallest capacity that fits;
-// ties by address), so once warmed up the same buffers serve the same tensors every run and nothing is
-// allocated. (A buffer that serves a smaller value and then a larger one is zero-filled up to the larger size
-// by std::vector: a memset, no allocation.) What backward needs is the caller's to keep: backward_reads lists
-// it, and backward() throws, naming the tensor, when a value it reads was not kept.
+// the spare list the oldest buffer that fits (first fit by order of creation), so a run repeats its first
+// execution's choices exactly, even with other runs (another plan, another batch size) in between: the same
+// buffers serve the same tensors and nothing is allocated after the first time. (A buffer that serves a smaller
+// value and then a larger one is zero-filled up to the larger size by std::vector: a memset, no allocation.)
+// What backward needs is the caller's to keep: backward_reads lists it, and backward() throws, naming the
+// tensor, when a value it reads was not kept.
 #pragma once
 #include <vector>
 
@@ -49,7 +50,7 @@ void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vec
 std::vector<char> backward_path(const Graph& g, int from, const std::vector<int>& stops);
 // Whether backward runs `node`: its output is on the path and it passes gradient to an input on it.
 bool backward_runs(const Node& node, const std::vector<char>& on_path);
-// Gives tensor t a value buffer of `shape` (contents unspecified): the best-fitting spare one, else a new one.
+// Gives tensor t a value buffer of `shape` (contents unspecified): the oldest spare one that fits, else a new one.
 void acquire_value(Session& s, int t, const Shape& shape);
 // Moves tensor t's value buffer to the spare list (its value becomes empty).
 void release_value(Session& s, int t);

@@ -116,6 +116,12 @@ int softmax(Graph& g, const std::string& name, int x);
 int softmax_cross_entropy(Graph& g, const std::string& name, int logits, int target);
 
 // ---- Running. ----
+// A value buffer no tensor holds now (nn/forward_plan.h); `id` is its order of creation in the session.
+struct SpareBuffer {
+    uint64_t id = 0;
+    std::vector<float> data;
+};
+
 struct Session {
     int batch = 0;
     std::vector<Tensor> values;       // forward value of every tensor; empty where the run released it
@@ -123,7 +129,9 @@ struct Session {
     std::vector<Tensor> param_grads;  // d/d(param); empty where not computed
     std::vector<float> scratch;       // kernel scratch, sized once for the batch
     int nodes_run_backward = 0;       // how many nodes the last backward ran
-    std::vector<std::vector<float>> spare;  // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
+    std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
+    std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds
+    uint64_t buffers_made = 0;
 };
 
 // Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the
