@@ -1,5 +1,6 @@
 // Whole-model timings on the default model (MobileNetV2 1.0/224, dequantized from its TFLite file) and the
-// reference cat image: forward (batch 1 and 8), forward + the backward explain runs (top-1 logit down to the
+// reference cat image: forward (batch 1 and 8, every value kept), the planned forward to the logits with and
+// without conv + ReLU6 fusion, forward + the backward explain runs (top-1 logit down to the
 // default CAM target), forward + backward down to the input (what a framework's full backward does), the whole
 // explain with all five methods, and Feature Entropy-CAM alone (forward only up to the target).
 //   make BUILD=build bench BENCH_ARGS="--benchmark_filter=Model --benchmark_min_time=0.5"
@@ -9,6 +10,7 @@
 // on every OpenMP thread. On a shared machine see bench_kernels.cpp about OMP_WAIT_POLICY=passive.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -55,7 +57,7 @@ const Fixture& fixture() {
 }
 
 // Capacity and address of every Session buffer: equal before and after the timed loop iff nothing was
-// (re)allocated in it.
+// (re)allocated in it and every tensor got the same buffer.
 std::vector<const void*> buffer_fingerprint(const ec::Session& s) {
     std::vector<const void*> fp;
     auto add = [&](const std::vector<float>& v) {
@@ -64,6 +66,11 @@ std::vector<const void*> buffer_fingerprint(const ec::Session& s) {
     };
     for (const auto* group : {&s.values, &s.grads, &s.param_grads})
         for (const ec::Tensor& t : *group) add(t.data);
+    // Released values (nn/forward_plan.h), by id: the list's order changes from run to run, the buffers do not.
+    std::vector<const ec::SpareBuffer*> spare;
+    for (const ec::SpareBuffer& b : s.spare) spare.push_back(&b);
+    std::sort(spare.begin(), spare.end(), [](const ec::SpareBuffer* a, const ec::SpareBuffer* b) { return a->id < b->id; });
+    for (const ec::SpareBuffer* b : spare) add(b->data);
     add(s.scratch);
     return fp;
 }
@@ -91,6 +98,17 @@ void forward_batch(benchmark::State& state) {
     const int batch = int(state.range(0));
     run_model(state, batch, [batch](const Fixture& fx, ec::Session& s) {
         ec::forward(fx.model.graph, s, {batch == 8 ? &fx.input8 : &fx.input});
+    });
+}
+
+// The forward to the logits as classify and evaluate run it (nn/forward_plan.h: values released after their
+// last reader), with conv + ReLU6 pairs fused (fused = 1) or not (0): the fusion's own speed-up.
+void forward_to_logits(benchmark::State& state) {
+    const bool fused = state.range(0) != 0;
+    ec::ForwardPlan plan;
+    run_model(state, 1, [&](const Fixture& fx, ec::Session& s) {
+        if (plan.nodes.empty()) plan = ec::plan_forward(fx.model.graph, {fx.model.logits}, fused);
+        ec::forward(fx.model.graph, s, plan, {&fx.input});
     });
 }
 
@@ -132,6 +150,7 @@ const bool registered = [] {
         return benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond)->UseRealTime();
     };
     reg("Model/forward", forward_batch)->ArgName("batch")->Arg(1)->Arg(8);
+    reg("Model/forward_to_logits", forward_to_logits)->ArgName("fused")->Arg(0)->Arg(1);
     reg("Model/forward_backward_to_cam_target", [](benchmark::State& s) { forward_backward(s, false); });
     reg("Model/forward_backward_to_input", [](benchmark::State& s) { forward_backward(s, true); });
     reg("Model/explain_all_five", [](benchmark::State& s) { explain_methods(s, {}); });

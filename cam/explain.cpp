@@ -60,13 +60,28 @@ int default_cam_target(const Graph& g, int logits) {
     throw Error("the model has no non-negative 4-D feature map before its global pooling; name a layer with --layer");
 }
 
+ForwardPlan explain_forward_plan(const Graph& g, int logits, const ExplainOptions& options) {
+    check_cam_target(g, options.target);
+    std::vector<int> targets = {options.target};
+    targets.insert(targets.end(), options.more_targets.begin(), options.more_targets.end());
+    std::vector<int> keep = targets;
+    keep.push_back(logits);
+    const bool need_gradient = options.methods.empty() ||
+                               std::any_of(options.methods.begin(), options.methods.end(), cam_method_needs_gradient);
+    if (need_gradient) {
+        const std::vector<int> read = backward_reads(g, logits, targets);
+        keep.insert(keep.end(), read.begin(), read.end());
+    }
+    return plan_forward(g, keep);
+}
+
 std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
                                       const std::vector<int>& classes, const ExplainOptions& options) {
     check_cam_target(g, options.target);
     if (int(classes.size()) != input.shape[0])
         throw Error("explain: " + std::to_string(classes.size()) + " classes given for a batch of " +
                     std::to_string(input.shape[0]));
-    forward(g, s, {&input});
+    forward(g, s, explain_forward_plan(g, logits, options), {&input});
     return explain_after_forward(g, s, logits, classes, options);
 }
 

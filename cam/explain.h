@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cam/cam_methods.h"
+#include "nn/forward_plan.h"
 #include "nn/graph.h"
 #include "nn/softmax.h"  // softmax_row, top_k: formerly declared here
 
@@ -40,7 +41,11 @@ struct ImageExplanation {
 std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,
                                       const std::vector<int>& classes, const ExplainOptions& options);
 
-// The same after the caller ran forward(g, s, {&input}) itself (the pipeline, cam/pipeline.h, picks the classes
+// The forward run explain needs (explain() runs it): it keeps the logits, the targets and, when a method needs
+// the gradient, the values the backward to the targets reads; every other value is released after its last use.
+ForwardPlan explain_forward_plan(const Graph& g, int logits, const ExplainOptions& options);
+
+// The same after the caller ran forward(g, s, {&input}) (or with explain_forward_plan) itself (the pipeline, cam/pipeline.h, picks the classes
 // of a top-N request from that one forward pass): class resolution, one backward, the CAMs.
 std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, int logits,
                                                     const std::vector<int>& classes, const ExplainOptions& options);

@@ -37,9 +37,9 @@ std::vector<int> chosen_classes(const Session& s, const ExplainPlan& plan, int l
 
 // Score-CAM's class score (cam/class_score.h): the softmax probability of class `cls` for every row of a batch
 // of masked inputs, run through `s`, a session of its own (the pipeline's keeps the target activation).
-ClassScoreFn softmax_probability_of(const Graph& g, int logits, Session& s, int cls) {
-    return [&g, logits, &s, cls](const Tensor& batch, std::vector<float>& scores) {
-        forward_until(g, s, {&batch}, logits);
+ClassScoreFn softmax_probability_of(const Graph& g, const ForwardPlan& to_logits, int logits, Session& s, int cls) {
+    return [&g, &to_logits, logits, &s, cls](const Tensor& batch, std::vector<float>& scores) {
+        forward(g, s, to_logits, {&batch});
         const Tensor& out = s.values[size_t(logits)];
         scores.resize(size_t(batch.shape.n()));
         for (int r = 0; r < batch.shape.n(); ++r) scores[size_t(r)] = float(softmax_row(out, r)[size_t(cls)]);
@@ -113,7 +113,9 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
     if (input.shape.rank != 4 || input.shape.n() != 1) throw Error("explain: expects one 1 x H x W x C input, got " + input.shape.str());
     const int copies = plan.classes.index >= 0 ? 1 : std::min(plan.classes.top, plan.outputs);
     const Tensor batch = replicate(input, copies);
-    forward(g, s, {&batch});
+    // Only the values the maps and their backward read survive the forward pass (nn/forward_plan.h).
+    forward(g, s, plan.options.methods.empty() ? plan_forward(g, {net.logits}) : explain_forward_plan(g, net.logits, plan.options),
+            {&batch});
     const std::vector<int> classes = chosen_classes(s, plan, net.logits);
 
     InputExplanation out;
@@ -131,9 +133,13 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
 
     ExplainOptions options = plan.options;
     Session scores;  // Score-CAM's masked batches (its own forward passes)
+    ForwardPlan to_logits;
     if (std::any_of(options.methods.begin(), options.methods.end(), cam_method_needs_forward_passes)) {
         options.cam.input = &input;
-        options.class_scores_for = [&g, &net, &scores](int cls) { return softmax_probability_of(g, net.logits, scores, cls); };
+        to_logits = plan_forward(g, {net.logits});
+        options.class_scores_for = [&g, &net, &scores, &to_logits](int cls) {
+            return softmax_probability_of(g, to_logits, net.logits, scores, cls);
+        };
     }
     std::vector<ImageExplanation> raw = explain_after_forward(g, s, net.logits, classes, options);
     for (size_t r = 0; r < raw.size(); ++r) {

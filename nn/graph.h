@@ -116,18 +116,29 @@ int softmax(Graph& g, const std::string& name, int x);
 int softmax_cross_entropy(Graph& g, const std::string& name, int logits, int target);
 
 // ---- Running. ----
+// A value buffer no tensor holds now (nn/forward_plan.h); `id` is its order of creation in the session.
+struct SpareBuffer {
+    uint64_t id = 0;
+    std::vector<float> data;
+};
+
 struct Session {
     int batch = 0;
-    std::vector<Tensor> values;       // forward value of every tensor
+    std::vector<Tensor> values;       // forward value of every tensor; empty where the run released it
     std::vector<Tensor> grads;        // d(seeded tensor)/d(tensor); empty where not computed
     std::vector<Tensor> param_grads;  // d/d(param); empty where not computed
     std::vector<float> scratch;       // kernel scratch, sized once for the batch
     int nodes_run_backward = 0;       // how many nodes the last backward ran
+    std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
+    std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds
+    uint64_t buffers_made = 0;
 };
 
-// Runs every node. `inputs` are in the order of Graph::inputs, each [N, ...] with the graph's shape otherwise.
+// Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the
+// graph's shape otherwise. nn/forward_plan.h runs keep only what the caller names.
 void forward(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs);
-// Runs only the nodes needed to produce `target` (e.g. a CAM target tensor when no backward is wanted).
+// Runs only the nodes needed to produce `target` (e.g. the logits, or a CAM target when no backward is wanted)
+// and keeps only its value: every other value is released after its last reader (plan_forward(g, {target})).
 void forward_until(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs, int target);
 
 struct BackwardRequest {

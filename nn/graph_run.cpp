@@ -1,33 +1,38 @@
-// Running a graph: forward over every node (or up to a target), backward over only the nodes between the
-// seeded tensor and the tensors whose gradient is asked for, and an SGD step. Shapes were checked at build
-// time; here only the batch size varies. Each node runs through its row of the op table (nn/op_table.h).
+// Running a graph: forward over every node (or up to a target, or by a ForwardPlan that releases values after
+// their last reader: nn/forward_plan.h), backward over only the nodes between the seeded tensor and the tensors
+// whose gradient is asked for, and an SGD step. Shapes were checked at build time; here only the batch size
+// varies. Each node runs through its row of the op table (nn/op_table.h).
 #include <algorithm>
+#include <cstring>
 
+#include "nn/forward_plan.h"
 #include "nn/graph.h"
+#include "nn/op_impl.h"
 #include "nn/op_table.h"
 
 namespace ec {
 namespace {
 
-// Sizes the session for batch n: every value tensor and the kernel scratch. Allocates only when the batch grows.
+// Sizes the session for batch n (the kernel scratch; the lists of values and gradients) and hands every value
+// it holds back to the spare buffers: a run takes its value buffers from there.
 void prepare(const Graph& g, Session& s, int n) {
+    for (size_t t = 0; t < s.values.size(); ++t) release_value(s, int(t));
     if (s.batch == n && s.values.size() == g.tensors.size()) return;
     s.batch = n;
     s.values.resize(g.tensors.size());
     s.grads.resize(g.tensors.size());
     s.param_grads.resize(g.params.size());
     size_t scratch = 0;
-    for (size_t t = 0; t < g.tensors.size(); ++t) {
-        Shape shape = g.tensors[t].shape.with_batch(n);
-        shape.numel();  // overflow check for large batches
-        s.values[t].reshape_storage(shape);
-    }
+    for (size_t t = 0; t < g.tensors.size(); ++t) g.tensors[t].shape.with_batch(n).numel();  // overflow check
     for (const Node& node : g.nodes)
         if (ScratchFn need = op_def(node.op).scratch_floats) scratch = std::max(scratch, need(node, n));
     s.scratch.resize(scratch);
 }
 
-void run_forward_node(const Graph& g, Session& s, const Node& node) { op_def(node.op).forward(g, s, node); }
+void run_forward_node(const Graph& g, Session& s, const Node& node) {
+    acquire_value(s, node.output, g.tensors[size_t(node.output)].shape.with_batch(s.batch));
+    op_def(node.op).forward(g, s, node);
+}
 
 void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs) {
     if (inputs.size() != g.inputs.size())
@@ -42,19 +47,14 @@ void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& i
                         inputs[i]->shape.str());
     }
     prepare(g, s, n);
-    for (size_t i = 0; i < inputs.size(); ++i) s.values[g.inputs[i]].data = inputs[i]->data;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        acquire_value(s, g.inputs[i], inputs[i]->shape);
+        std::memcpy(s.values[g.inputs[i]].ptr(), inputs[i]->ptr(), sizeof(float) * size_t(inputs[i]->numel()));
+    }
 }
 
-// Marks which tensors `target` depends on (itself included).
-std::vector<char> ancestors_of(const Graph& g, int target) {
-    std::vector<char> needed(g.tensors.size(), 0);
-    needed[target] = 1;
-    for (size_t i = g.nodes.size(); i-- > 0;) {
-        const Node& node = g.nodes[i];
-        if (!needed[node.output]) continue;
-        for (int t : node.inputs) needed[t] = 1;
-    }
-    return needed;
+void release_step(Session& s, const ForwardPlan& plan, size_t step) {
+    for (int i = plan.release_start[step]; i < plan.release_start[step + 1]; ++i) release_value(s, plan.release[size_t(i)]);
 }
 
 }  // namespace
@@ -64,12 +64,28 @@ void forward(const Graph& g, Session& s, const std::vector<const Tensor*>& input
     for (const Node& node : g.nodes) run_forward_node(g, s, node);
 }
 
+void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
+    if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
+        plan.fused.size() != plan.nodes.size())
+        throw Error("forward: the plan was made for another graph");
+    load_inputs(g, s, inputs);
+    release_step(s, plan, 0);
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        if (plan.fused[k] < 0) {
+            run_forward_node(g, s, node);
+        } else {  // convolution + ReLU/ReLU6 in one pass, into the activation's output
+            const Node& activation = g.nodes[size_t(plan.fused[k])];
+            acquire_value(s, activation.output, g.tensors[size_t(activation.output)].shape.with_batch(s.batch));
+            ops::conv2d_activation_forward(g, s, node, activation);
+        }
+        release_step(s, plan, k + 1);
+    }
+}
+
 void forward_until(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs, int target) {
     if (target < 0 || size_t(target) >= g.tensors.size()) throw Error("forward_until: no tensor id " + std::to_string(target));
-    load_inputs(g, s, inputs);
-    std::vector<char> needed = ancestors_of(g, target);
-    for (const Node& node : g.nodes)
-        if (needed[node.output]) run_forward_node(g, s, node);
+    forward(g, s, plan_forward(g, {target}), inputs);
 }
 
 namespace {
@@ -79,31 +95,32 @@ void run_backward_node(const Graph& g, Session& s, const Node& node, const std::
     op_def(node.op).backward(g, s, node, want_input, want_params);
 }
 
+// A node's backward reads the forward values of its inputs and output: a forward run must have kept them.
+void check_values_kept(const Graph& g, const Session& s, const Node& node) {
+    auto check = [&](int t) {
+        if (s.values[size_t(t)].numel() != g.tensors[size_t(t)].shape.with_batch(s.batch).numel())
+            throw Error("backward: the forward run did not keep the value of '" + g.tensors[size_t(t)].name +
+                        "', which the backward of node '" + node.name + "' reads (keep backward_reads, nn/forward_plan.h)");
+    };
+    for (int t : node.inputs) check(t);
+    check(node.output);
+}
+
 }  // namespace
 
 int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     if (req.from < 0 || size_t(req.from) >= g.tensors.size()) throw Error("backward: no tensor id " + std::to_string(req.from));
     if (s.batch < 1 || s.values.size() != g.tensors.size()) throw Error("backward: run forward first");
-    if (req.seed.shape != s.values[req.from].shape)
+    const Shape from_shape = g.tensors[size_t(req.from)].shape.with_batch(s.batch);
+    if (req.seed.shape != from_shape)
         throw Error("backward: seed " + req.seed.shape.str() + " does not match '" + g.tensors[req.from].name + "' " +
-                    s.values[req.from].shape.str());
+                    from_shape.str());
 
     // A tensor's gradient is needed when it lies on a path from a stop tensor to `from`.
-    const std::vector<int>& stops = req.stop_at.empty() ? g.inputs : req.stop_at;
-    std::vector<char> downstream(g.tensors.size(), 0);
-    for (int t : stops) {
-        if (t < 0 || size_t(t) >= g.tensors.size()) throw Error("backward: no tensor id " + std::to_string(t));
-        downstream[t] = 1;
-    }
-    for (const Node& node : g.nodes)
-        for (int t : node.inputs)
-            if (downstream[t]) downstream[node.output] = 1;
-    std::vector<char> upstream = ancestors_of(g, req.from);
-    std::vector<char> needed(g.tensors.size(), 0);
+    const std::vector<char> needed = backward_path(g, req.from, req.stop_at.empty() ? g.inputs : req.stop_at);
     for (size_t t = 0; t < g.tensors.size(); ++t) {
-        needed[t] = downstream[t] && upstream[t];
         if (needed[t]) {
-            s.grads[t].reshape_storage(s.values[t].shape);
+            s.grads[t].reshape_storage(g.tensors[t].shape.with_batch(s.batch));
             s.grads[t].fill(0.0f);
         } else {
             s.grads[t].data.clear();
@@ -112,15 +129,14 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     }
     if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
     s.grads[req.from].data = req.seed.data;
+    for (const Node& node : g.nodes)
+        if (backward_runs(node, needed)) check_values_kept(g, s, node);
 
     for (auto& pg : s.param_grads) { pg.data.clear(); pg.shape = Shape(); }
     int run = 0;
     for (size_t i = g.nodes.size(); i-- > 0;) {
         const Node& node = g.nodes[i];
-        // A node runs when its output's gradient is needed and it passes some of it on: the node that
-        // produces a stop tensor has nothing to pass on, since nothing below a stop tensor is wanted.
-        if (!needed[node.output]) continue;
-        if (std::none_of(node.inputs.begin(), node.inputs.end(), [&](int t) { return needed[t] != 0; })) continue;
+        if (!backward_runs(node, needed)) continue;
         if (req.param_grads)
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }

@@ -33,5 +33,8 @@ EC_OP_FUNCTIONS(softmax_cross_entropy)
 #undef EC_OP_FUNCTIONS
 
 size_t conv2d_scratch(const Node& node, int batch);
+// A Conv2D node and the Relu/Relu6 node that reads its output, as one pass: the activation's output receives
+// clamp(conv + bias) (the graph runner's fusion, nn/forward_plan.h); the convolution's output is not written.
+void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, const Node& activation);
 
 }  // namespace ec::ops

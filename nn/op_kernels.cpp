@@ -2,6 +2,7 @@
 // Session and calls its kernel with the batch the session runs. Shapes were checked when the graph was built.
 // Backward accumulates into the gradients it is asked for (want_input, want_params) and skips the others.
 #include <algorithm>
+#include <limits>
 
 #include "nn/activation.h"
 #include "nn/concat.h"
@@ -49,6 +50,15 @@ void conv2d_forward(const Graph& g, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::conv2d_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]),
                    batched(node.conv, s.batch), s.scratch.data());
+}
+void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, const Node& activation) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (activation.op != OpKind::Relu && activation.op != OpKind::Relu6)
+        fail(activation, "cannot be fused into a convolution (only Relu and Relu6 can)");
+    const float hi = activation.op == OpKind::Relu6 ? 6.0f : kInf;  // nn/activation.h: ReLU6 = clamp(x, 0, 6)
+    ec::conv2d_forward_clamped(s.values[size_t(activation.output)].ptr(), s.values[size_t(conv.inputs[0])].ptr(),
+                               param_data(g, conv.params[0]), param_data(g, conv.params[1]), 0.0f, hi,
+                               batched(conv.conv, s.batch), s.scratch.data());
 }
 void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     const ConvGeometry geo = batched(node.conv, s.batch);

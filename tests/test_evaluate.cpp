@@ -212,6 +212,47 @@ TEST_CASE("evaluate: batched curves equal the slow transcription of the definiti
     }
 }
 
+// Equal maps (Grad-CAM, HiResCAM and XGrad-CAM can coincide) are scored once and the copy gets every score.
+TEST_CASE("evaluate: a map equal to an earlier one is scored once and gets a copy of its scores, ROAD included") {
+    TinyNet net;
+    Session s;
+    const Tensor input = region_image();
+    const ClassScore clean = score_clean(net.g, s, net.logits, input, -1);
+    Mask mask{kH, kW, std::vector<uint8_t>(kH * kW)};
+    for (int p = 0; p < kH * kW; ++p) mask.inside[size_t(p)] = in_region(p / kW, p % kW);
+    Heatmap almost = region_map(false);
+    almost.values[3] = 0.5f;  // differs in one value: scored on its own
+    const std::vector<Heatmap> maps = {region_map(false), region_map(true), region_map(false), almost, region_map(true)};
+    EvaluateOptions opt;
+    opt.steps = 8;
+    opt.batch = 1000;  // everything in one forward pass, whose batch size counts the images scored
+    const std::vector<MapScores> sc = evaluate_maps(net.g, s, net.logits, input, clean, maps, &mask, opt);
+    // 2 shared curve ends + per distinct map 7 deletion + 7 insertion points + 1 masked image; 3 distinct maps.
+    CHECK(s.values[size_t(net.logits)].shape[0] == 2 + 3 * 15);
+    opt.road = true;
+    opt.road_options.percentages = {30, 60};
+    const std::vector<MapScores> with_road = evaluate_maps(net.g, s, net.logits, input, clean, maps, &mask, opt);
+    const std::vector<MapScores> alone = evaluate_maps(net.g, s, net.logits, input, clean, {maps[0]}, &mask, opt);
+    for (const std::vector<MapScores>* run : {&sc, &with_road}) {
+        const std::vector<MapScores>& r = *run;
+        for (auto [copy, original] : {std::pair{2, 0}, std::pair{4, 1}}) {
+            INFO("map " << copy << " copies map " << original);
+            CHECK(r[copy].deletion_curve == r[original].deletion_curve);
+            CHECK(r[copy].insertion_curve == r[original].insertion_curve);
+            for (auto field : {&MapScores::deletion_auc, &MapScores::insertion_auc, &MapScores::prob_masked,
+                               &MapScores::average_drop, &MapScores::increase, &MapScores::pointing})
+                CHECK(r[copy].*field == r[original].*field);
+        }
+    }
+    CHECK(std::isfinite(with_road[0].road_morf));
+    CHECK(with_road[2].road_morf == with_road[0].road_morf);
+    CHECK(with_road[2].road_lerf == with_road[0].road_lerf);
+    CHECK(with_road[4].road_lerf == with_road[1].road_lerf);
+    CHECK(with_road[0].road_morf == alone[0].road_morf);  // the copy's scores are the map's own
+    CHECK(with_road[0].deletion_auc == alone[0].deletion_auc);
+    CHECK(with_road[3].pointing != with_road[0].pointing);
+}
+
 TEST_CASE("evaluate: metrics can be switched off, and bad arguments are errors") {
     TinyNet net;
     Session s;

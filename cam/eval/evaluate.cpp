@@ -4,17 +4,21 @@
 #include <cstring>
 #include <string>
 
+#include "nn/forward_plan.h"
+
 namespace ec {
 
 namespace {
 
 // Collects images into one [batch, H, W, C] buffer and, when it is full (or on flush), runs them through the
-// network at once, writing each image's class probability to the place given when it was added.
+// network at once, writing each image's class probability to the place given when it was added. The forward
+// runs keep only the logits (a plan made once), so a batch holds a few layers' activations at a time, and the
+// session's buffers are reused from batch to batch.
 class ProbabilityBatcher {
 public:
     ProbabilityBatcher(const Graph& g, Session& s, int logits, int cls, const Shape& image_shape, int capacity)
         : g_(g), s_(s), logits_(logits), cls_(cls), image_floats_(image_shape.numel()), capacity_(capacity),
-          buffer_(image_shape.with_batch(capacity)) {}
+          to_logits_(plan_forward(g, {logits})), buffer_(image_shape.with_batch(capacity)) {}
 
     // Queues a copy of `image` (image_floats floats); `*out` receives its probability by the next flush.
     void add(const float* image, double* out) {
@@ -30,11 +34,11 @@ public:
     void flush() {
         if (count_ == 0) return;
         if (count_ == capacity_) {
-            forward_until(g_, s_, {&buffer_}, logits_);
+            forward(g_, s_, to_logits_, {&buffer_});
         } else {  // the last, partial batch of an image
-            Tensor part(buffer_.shape.with_batch(count_));
-            std::memcpy(part.ptr(), buffer_.ptr(), sizeof(float) * size_t(part.numel()));
-            forward_until(g_, s_, {&part}, logits_);
+            part_.reshape_storage(buffer_.shape.with_batch(count_));
+            std::memcpy(part_.ptr(), buffer_.ptr(), sizeof(float) * size_t(part_.numel()));
+            forward(g_, s_, to_logits_, {&part_});
         }
         const Tensor& logits = s_.values[size_t(logits_)];
         for (int i = 0; i < count_; ++i) *outputs_[size_t(i)] = class_probability(logits, i, cls_);
@@ -49,7 +53,8 @@ private:
     int logits_, cls_;
     int64_t image_floats_;
     int capacity_;
-    Tensor buffer_;
+    ForwardPlan to_logits_;
+    Tensor buffer_, part_;
     int count_ = 0;
     std::vector<double*> outputs_ = std::vector<double*>(size_t(capacity_));
     std::vector<double> pending_ = std::vector<double>(size_t(capacity_));  // for float outputs
@@ -79,19 +84,34 @@ void queue_curve(ProbabilityBatcher& batcher, const Tensor& start, const Tensor&
     }
 }
 
-// ROAD of every map: its imputed images go through the same session, scored for the same class.
+// ROAD of every map not marked as a copy: its imputed images go through the same session, scored for the
+// same class.
 void add_road_scores(const Graph& g, Session& s, int logits, const Tensor& input, int cls, const std::vector<Heatmap>& maps,
-                     const RoadOptions& options, std::vector<MapScores>& scores) {
+                     const std::vector<int>& copy_of, const RoadOptions& options, std::vector<MapScores>& scores) {
+    const ForwardPlan to_logits = plan_forward(g, {logits});
     const ClassScoreFn probabilities = [&](const Tensor& batch, std::vector<float>& out) {
-        forward_until(g, s, {&batch}, logits);
+        forward(g, s, to_logits, {&batch});
         out.resize(size_t(batch.shape.n()));
         for (int r = 0; r < batch.shape.n(); ++r) out[size_t(r)] = float(class_probability(s.values[size_t(logits)], r, cls));
     };
     for (size_t m = 0; m < maps.size(); ++m) {
+        if (copy_of[m] >= 0) continue;
         const RoadResult road = road_evaluate(input, maps[m], probabilities, options);
         scores[m].road_morf = road.road_morf;
         scores[m].road_lerf = road.road_lerf;
     }
+}
+
+// copy_of[m]: the first earlier map equal to map m (same size, same values bit for bit, e.g. Grad-CAM, HiResCAM
+// and XGrad-CAM where the gradient is constant over space), whose scores it gets; -1 for a map scored itself.
+std::vector<int> first_equal_maps(const std::vector<Heatmap>& maps) {
+    std::vector<int> copy_of(maps.size(), -1);
+    for (size_t m = 0; m < maps.size(); ++m)
+        for (size_t e = 0; e < m && copy_of[m] < 0; ++e)
+            if (copy_of[e] < 0 && maps[e].h == maps[m].h && maps[e].w == maps[m].w &&
+                std::memcmp(maps[e].values.data(), maps[m].values.data(), sizeof(float) * maps[m].values.size()) == 0)
+                copy_of[m] = int(e);
+    return copy_of;
 }
 
 }  // namespace
@@ -158,7 +178,9 @@ std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, con
     if (options.insertion) batcher.add(blurred.ptr(), &prob_blurred);
 
     std::vector<MapScores> scores(maps.size());
+    const std::vector<int> copy_of = first_equal_maps(maps);  // equal maps are scored once
     for (size_t m = 0; m < maps.size(); ++m) {
+        if (copy_of[m] >= 0) continue;
         MapScores& sc = scores[m];
         const std::vector<int32_t> order =
             options.deletion || options.insertion ? pixel_order(maps[m]) : std::vector<int32_t>();
@@ -181,7 +203,9 @@ std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, con
     }
     batcher.flush();
 
-    for (MapScores& sc : scores) {
+    for (size_t m = 0; m < maps.size(); ++m) {
+        if (copy_of[m] >= 0) continue;
+        MapScores& sc = scores[m];
         if (options.deletion) {
             sc.deletion_curve.front() = float(clean.prob);
             sc.deletion_curve.back() = float(prob_substrate);
@@ -197,7 +221,9 @@ std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, con
             sc.increase = increase_term(clean.prob, sc.prob_masked);
         }
     }
-    if (options.road) add_road_scores(g, s, logits, input, clean.cls, maps, options.road_options, scores);
+    if (options.road) add_road_scores(g, s, logits, input, clean.cls, maps, copy_of, options.road_options, scores);
+    for (size_t m = 0; m < maps.size(); ++m)
+        if (copy_of[m] >= 0) scores[m] = scores[size_t(copy_of[m])];
     return scores;
 }
 

@@ -54,7 +54,8 @@ struct MapScores {
 
 // Scores each map (H x W of the 1 x H x W x C input, values >= 0 such as postprocess_cam's output or a
 // baseline) for class clean.cls, whose clean probability is clean.prob (from score_clean). The curve points
-// that every map shares (the clean image, the all-substrate image, the blurred image) are computed once.
+// that every map shares (the clean image, the all-substrate image, the blurred image) are computed once, and a map
+// equal to an earlier one (same size, same values bit for bit) gets a copy of the earlier map's scores, ROAD too.
 // `mask`, if given, must be at the input's H x W (resize_mask_nearest). Error on shape mismatches, a graph
 // without exactly one input, or options out of range.
 std::vector<MapScores> evaluate_maps(const Graph& g, Session& s, int logits, const Tensor& input,

@@ -1,0 +1,146 @@
+// Planning which values a forward run keeps, and the spare-buffer list the released ones go to.
+#include "nn/forward_plan.h"
+
+#include <algorithm>
+
+namespace ec {
+namespace {
+
+void check_tensor_id(const Graph& g, int t, const char* what) {
+    if (t < 0 || size_t(t) >= g.tensors.size()) throw Error(std::string(what) + ": no tensor id " + std::to_string(t));
+}
+
+// Marks the tensors the `targets` depend on (themselves included).
+std::vector<char> ancestors_of(const Graph& g, const std::vector<int>& targets) {
+    std::vector<char> needed(g.tensors.size(), 0);
+    for (int t : targets) needed[size_t(t)] = 1;
+    for (size_t i = g.nodes.size(); i-- > 0;) {
+        const Node& node = g.nodes[i];
+        if (!needed[size_t(node.output)]) continue;
+        for (int t : node.inputs) needed[size_t(t)] = 1;
+    }
+    return needed;
+}
+
+// For each node: the Relu/Relu6 node folded into it (see ForwardPlan::fused), or -1.
+std::vector<int> fusable_activations(const Graph& g, const std::vector<char>& kept) {
+    std::vector<int> readers(g.tensors.size(), 0), reader(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (int t : g.nodes[i].inputs) ++readers[size_t(t)], reader[size_t(t)] = int(i);
+    std::vector<int> fused(g.nodes.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const int t = g.nodes[i].output, a = reader[size_t(t)];
+        if (g.nodes[i].op != OpKind::Conv2D || kept[size_t(t)] || readers[size_t(t)] != 1) continue;
+        if (g.nodes[size_t(a)].op == OpKind::Relu || g.nodes[size_t(a)].op == OpKind::Relu6) fused[i] = a;
+    }
+    return fused;
+}
+
+}  // namespace
+
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations) {
+    for (int t : keep) check_tensor_id(g, t, "plan_forward");
+    const std::vector<char> needed = ancestors_of(g, keep);
+    std::vector<char> kept(g.tensors.size(), 0);
+    for (int t : keep) kept[size_t(t)] = 1;
+    const std::vector<int> fusable = fuse_activations ? fusable_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
+
+    ForwardPlan plan;
+    plan.tensor_count = g.tensors.size();
+    std::vector<char> folded(g.nodes.size(), 0);  // activations run inside their convolution
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        if (!needed[size_t(g.nodes[i].output)] || folded[i]) continue;
+        plan.nodes.push_back(int(i));
+        plan.fused.push_back(fusable[i]);
+        if (fusable[i] >= 0) folded[size_t(fusable[i])] = 1;
+    }
+    // The step after which each value is last read: 0 = before any node (an input no node of the run reads).
+    // A fused step reads the convolution's inputs and writes the activation's output.
+    std::vector<int> last_step(g.tensors.size(), -1);
+    for (int t : g.inputs) last_step[size_t(t)] = 0;
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        const int out = plan.fused[k] >= 0 ? g.nodes[size_t(plan.fused[k])].output : node.output;
+        last_step[size_t(out)] = std::max(last_step[size_t(out)], int(k) + 1);  // unread: dies at once
+        for (int t : node.inputs) last_step[size_t(t)] = int(k) + 1;
+    }
+    std::vector<std::vector<int>> dying(plan.nodes.size() + 1);
+    for (size_t t = 0; t < g.tensors.size(); ++t)
+        if (last_step[t] >= 0 && !kept[t]) dying[size_t(last_step[t])].push_back(int(t));
+    for (const std::vector<int>& step : dying) {
+        plan.release_start.push_back(int(plan.release.size()));
+        plan.release.insert(plan.release.end(), step.begin(), step.end());
+    }
+    plan.release_start.push_back(int(plan.release.size()));
+    return plan;
+}
+
+std::vector<char> backward_path(const Graph& g, int from, const std::vector<int>& stops) {
+    check_tensor_id(g, from, "backward");
+    std::vector<char> downstream(g.tensors.size(), 0);
+    for (int t : stops) {
+        check_tensor_id(g, t, "backward");
+        downstream[size_t(t)] = 1;
+    }
+    for (const Node& node : g.nodes)
+        for (int t : node.inputs)
+            if (downstream[size_t(t)]) downstream[size_t(node.output)] = 1;
+    const std::vector<char> upstream = ancestors_of(g, {from});
+    for (size_t t = 0; t < g.tensors.size(); ++t) downstream[t] = downstream[t] && upstream[t];
+    return downstream;
+}
+
+bool backward_runs(const Node& node, const std::vector<char>& on_path) {
+    // The node that produces a stop tensor has nothing to pass on: nothing below a stop tensor is wanted.
+    return on_path[size_t(node.output)] &&
+           std::any_of(node.inputs.begin(), node.inputs.end(), [&](int t) { return on_path[size_t(t)] != 0; });
+}
+
+std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at) {
+    const std::vector<char> on_path = backward_path(g, from, stop_at.empty() ? g.inputs : stop_at);
+    std::vector<char> read(g.tensors.size(), 0);
+    read[size_t(from)] = 1;
+    for (const Node& node : g.nodes) {
+        if (!backward_runs(node, on_path)) continue;
+        read[size_t(node.output)] = 1;
+        for (int t : node.inputs) read[size_t(t)] = 1;
+    }
+    std::vector<int> out;
+    for (size_t t = 0; t < read.size(); ++t)
+        if (read[t]) out.push_back(int(t));
+    return out;
+}
+
+void acquire_value(Session& s, int t, const Shape& shape) {
+    const size_t need = size_t(shape.numel());
+    // First fit by age: the oldest spare buffer that holds the value, else a new one. A run then repeats its
+    // first execution's choices exactly, whatever other runs did in between (every buffer they made is younger
+    // than the ones this run found or made at each step), so it allocates only the first time.
+    int best = -1;
+    for (size_t i = 0; i < s.spare.size(); ++i)
+        if (s.spare[i].data.capacity() >= need && (best < 0 || s.spare[i].id < s.spare[size_t(best)].id)) best = int(i);
+    if (s.value_buffer_id.size() != s.values.size()) s.value_buffer_id.resize(s.values.size(), 0);
+    Tensor& value = s.values[size_t(t)];
+    if (best >= 0) {
+        value.data = std::move(s.spare[size_t(best)].data);
+        s.value_buffer_id[size_t(t)] = s.spare[size_t(best)].id;
+        s.spare[size_t(best)] = std::move(s.spare.back());
+        s.spare.pop_back();
+    } else {
+        value.data = std::vector<float>();
+        s.value_buffer_id[size_t(t)] = s.buffers_made++;
+    }
+    value.reshape_storage(shape);
+}
+
+void release_value(Session& s, int t) {
+    Tensor& value = s.values[size_t(t)];
+    if (value.data.capacity() > 0) {
+        const uint64_t id = size_t(t) < s.value_buffer_id.size() ? s.value_buffer_id[size_t(t)] : s.buffers_made++;
+        s.spare.push_back({id, std::move(value.data)});
+    }
+    value.data = std::vector<float>();
+    value.shape = Shape();
+}
+
+}  // namespace ec

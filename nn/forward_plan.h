@@ -1,0 +1,58 @@
+// Forward runs that keep only what their caller needs (style.md 12, "plan memory once"). A ForwardPlan, made
+// once from the graph and the tensors the caller wants afterwards, lists the nodes to run and, after each, the
+// values no later node of the run reads: their buffers go back to the Session's spare buffers, where the next
+// value that fits takes them. A batch-16 forward of MobileNetV2 to its logits then holds a few layers'
+// activations at a time instead of all of them.
+//
+// Buffers are recycled across runs too: a run first returns every value the session holds, then takes from
+// the spare list the oldest buffer that fits (first fit by order of creation), so a run repeats its first
+// execution's choices exactly, even with other runs (another plan, another batch size) in between: the same
+// buffers serve the same tensors and nothing is allocated after the first time. (A buffer that serves a smaller
+// value and then a larger one is zero-filled up to the larger size by std::vector: a memset, no allocation.)
+// What backward needs is the caller's to keep: backward_reads lists it, and backward() throws, naming the
+// tensor, when a value it reads was not kept.
+#pragma once
+#include <vector>
+
+#include "nn/graph.h"
+
+namespace ec {
+
+struct ForwardPlan {
+    std::vector<int> nodes;  // node indices, in execution order: the ancestors of the kept tensors
+    // fused[k] >= 0: nodes[k] is a Conv2D whose one reader, the Relu/Relu6 node fused[k], is folded into it: the
+    // convolution writes the clamped values straight into that node's output (conv2d_forward_clamped, the
+    // same values as the two passes, bit for bit) and its own output, unkept and read by nothing else, never
+    // exists. -1 otherwise.
+    std::vector<int> fused;
+    // The tensors whose values die after step i, i = 0 before the first node (graph inputs nobody reads),
+    // i = k + 1 after nodes[k]: release[release_start[i] .. release_start[i + 1]).
+    std::vector<int> release;
+    std::vector<int> release_start;
+    size_t tensor_count = 0;  // of the graph it was made for; run against another size is an Error
+};
+
+// Plans a forward run after which exactly the tensors in `keep` (and nothing else) hold values, with every
+// convolution + ReLU/ReLU6 pair fused whose pre-activation tensor is neither kept nor read by another node
+// (fuse_activations = false: none, for comparing). Error for an id outside the graph.
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations = true);
+
+// The tensors whose values backward(from, stop_at) reads: the inputs and outputs of every node it runs
+// (conservatively: a node whose backward needs neither still has them kept). Add them to a plan's `keep`
+// when a backward follows the forward run. stop_at empty = the graph inputs, as in BackwardRequest.
+std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at);
+
+// Runs the plan's nodes on `inputs` (as forward()), releasing values as planned.
+void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs);
+
+// ---- Used by the runner (graph_run.cpp). ----
+// Which tensors a backward from `from` to `stops` gives a gradient: those on a path from a stop to `from`.
+std::vector<char> backward_path(const Graph& g, int from, const std::vector<int>& stops);
+// Whether backward runs `node`: its output is on the path and it passes gradient to an input on it.
+bool backward_runs(const Node& node, const std::vector<char>& on_path);
+// Gives tensor t a value buffer of `shape` (contents unspecified): the oldest spare one that fits, else a new one.
+void acquire_value(Session& s, int t, const Shape& shape);
+// Moves tensor t's value buffer to the spare list (its value becomes empty).
+void release_value(Session& s, int t);
+
+}  // namespace ec
