@@ -71,11 +71,15 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # Also left to the optimised build, for CI's time (each is a long end-to-end numeric run and reads no file the
 # hostile-input, parser and CLI-error cases do not already cover; they are the slowest cases of the suite): the
 # training run, the sanity and evaluate CLI shard/merge runs, the trained-tiny-CNN sanity test, Score-CAM through
-# the pipeline, the evaluate CSV-row comparison, the install/pkg-config build and the faked Slurm array.
-# -O1: the build is most of this target's time, and -O1 compiles faster than -O2 under the sanitizers.
-SANITIZE_TEST_ARGS ?= -tce='deep gradients*,training: a short run*,sanity CLI: CSV columns*,evaluate CLI: shards*,sanity: on a trained tiny CNN*,pipeline methods: Score-CAM scores*,CLI content: an evaluate CSV row*,install: the examples*,deploy: the Slurm scripts*'
+# the pipeline, the evaluate CSV-row comparison, the install/pkg-config build and the faked Slurm array; and the
+# six slowest under the sanitizers (measured: 10-33 s each, 103 s of the 4.5-minute run): the reference maps of
+# the five methods, `bench --json`, two whole-pipeline method runs, `evaluate --metrics road` and the batched-
+# vs-batch-1 curves on MobileNetV2.
+# -O1 -g1 (line tables only, enough for the sanitizers' stack traces): the build is most of this target's time,
+# and both compile faster than -O2 -g.
+SANITIZE_TEST_ARGS ?= -tce='deep gradients*,training: a short run*,sanity CLI: CSV columns*,evaluate CLI: shards*,sanity: on a trained tiny CNN*,pipeline methods: Score-CAM scores*,CLI content: an evaluate CSV row*,install: the examples*,deploy: the Slurm scripts*,explain: gradients*at all three layers,bench: --json has every key*,pipeline methods: Eigen-CAM and Feature Entropy-CAM*,evaluate CLI: --metrics road writes*,pipeline methods: every method gives*,evaluate: on a real MobileNet*'
 sanitize:
-	CXXFLAGS="-O1 -g -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
+	CXXFLAGS="-O1 -g1 -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) --no-print-directory BUILD=$(SANITIZE_BUILD) TEST_ARGS="$(SANITIZE_TEST_ARGS)" test
 
