@@ -21,7 +21,7 @@ n_images=12
 n_shards=4
 steps=${TEST_SLURM_STEPS:-5}
 timeout=${TEST_SLURM_TIMEOUT:-900}
-methods_per_image=7   # evaluate --methods all: five CAMs and two baselines
+methods_per_image=7   # evaluate without --methods: the poster's five CAMs and two baselines
 
 t0=$(date +%s)
 cpus=$(nproc --all)
