@@ -13,15 +13,9 @@
 #include "tests/test_weights_util.h"
 
 using namespace ec;
+using ec::test::random_values;
 
 namespace {
-
-std::vector<float> random_values(int64_t n, std::mt19937& rng, float scale = 0.5f) {
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 
 int random_param(Graph& g, const std::string& name, const Shape& shape, std::mt19937& rng) {
     return add_param(g, name, shape, random_values(shape.numel(), rng));

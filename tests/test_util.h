@@ -7,11 +7,21 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "nn/tensor.h"
 
 namespace ec::test {
+
+// n draws of N(0, scale^2) from rng: random weights and inputs for graph tests.
+inline std::vector<float> random_values(int64_t n, std::mt19937& rng, float scale = 0.5f) {
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = d(rng);
+    return v;
+}
 
 // Whether the shared data folder named by ENTROPYCAM_SHARED (the Makefile sets it from SHARED) holds the
 // models, images and reference outputs. A fresh clone has none of it.
