@@ -102,13 +102,15 @@ void forward_batch(benchmark::State& state) {
 }
 
 // The forward to the logits as classify and evaluate run it (nn/forward_plan.h: values released after their
-// last reader), with conv + ReLU6 pairs fused (fused = 1) or not (0): the fusion's own speed-up.
+// last reader), with conv + ReLU6 pairs fused (fused = 1) or not (0): the fusion's own speed-up; fused at
+// batch 8 too (bench/vs_ort.sh compares these with ONNX Runtime).
 void forward_to_logits(benchmark::State& state) {
     const bool fused = state.range(0) != 0;
+    const int batch = int(state.range(1));
     ec::ForwardPlan plan;
-    run_model(state, 1, [&](const Fixture& fx, ec::Session& s) {
+    run_model(state, batch, [&](const Fixture& fx, ec::Session& s) {
         if (plan.nodes.empty()) plan = ec::plan_forward(fx.model.graph, {fx.model.logits}, fused);
-        ec::forward(fx.model.graph, s, plan, {&fx.input});
+        ec::forward(fx.model.graph, s, plan, {batch == 8 ? &fx.input8 : &fx.input});
     });
 }
 
@@ -150,7 +152,7 @@ const bool registered = [] {
         return benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond)->UseRealTime();
     };
     reg("Model/forward", forward_batch)->ArgName("batch")->Arg(1)->Arg(8);
-    reg("Model/forward_to_logits", forward_to_logits)->ArgName("fused")->Arg(0)->Arg(1);
+    reg("Model/forward_to_logits", forward_to_logits)->ArgNames({"fused", "batch"})->Args({0, 1})->Args({1, 1})->Args({1, 8});
     reg("Model/forward_backward_to_cam_target", [](benchmark::State& s) { forward_backward(s, false); });
     reg("Model/forward_backward_to_input", [](benchmark::State& s) { forward_backward(s, true); });
     reg("Model/explain_all_five", [](benchmark::State& s) { explain_methods(s, {}); });
