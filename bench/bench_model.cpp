@@ -60,7 +60,7 @@ const Fixture& fixture() {
 // (re)allocated in it and every tensor got the same buffer.
 std::vector<const void*> buffer_fingerprint(const ec::Session& s) {
     std::vector<const void*> fp;
-    auto add = [&](const std::vector<float>& v) {
+    auto add = [&](const auto& v) {
         fp.push_back(v.data());
         fp.push_back(reinterpret_cast<const void*>(v.capacity()));
     };

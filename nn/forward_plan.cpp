@@ -127,7 +127,7 @@ void acquire_value(Session& s, int t, const Shape& shape) {
         s.spare[size_t(best)] = std::move(s.spare.back());
         s.spare.pop_back();
     } else {
-        value.data = std::vector<float>();
+        value.data = FloatBuffer();
         s.value_buffer_id[size_t(t)] = s.buffers_made++;
     }
     value.reshape_storage(shape);
@@ -139,7 +139,7 @@ void release_value(Session& s, int t) {
         const uint64_t id = size_t(t) < s.value_buffer_id.size() ? s.value_buffer_id[size_t(t)] : s.buffers_made++;
         s.spare.push_back({id, std::move(value.data)});
     }
-    value.data = std::vector<float>();
+    value.data = FloatBuffer();
     value.shape = Shape();
 }
 

@@ -119,7 +119,7 @@ int softmax_cross_entropy(Graph& g, const std::string& name, int logits, int tar
 // A value buffer no tensor holds now (nn/forward_plan.h); `id` is its order of creation in the session.
 struct SpareBuffer {
     uint64_t id = 0;
-    std::vector<float> data;
+    FloatBuffer data;
 };
 
 struct Session {

@@ -34,7 +34,7 @@ std::string Shape::str() const {
     return s + "]";
 }
 
-Tensor::Tensor(const Shape& s, std::vector<float> values) : shape(s), data(std::move(values)) {
+Tensor::Tensor(const Shape& s, const std::vector<float>& values) : shape(s), data(values.begin(), values.end()) {
     if (int64_t(data.size()) != s.numel())
         throw Error("tensor of shape " + s.str() + " given " + std::to_string(data.size()) + " values");
 }

@@ -117,8 +117,8 @@ TEST_CASE("explain: gradients, weights and maps of all five methods match the re
                 CHECK(e.cls == cls);
                 const std::string suffix = est == EntropyEstimator::Histogram ? "_hist" : "";
                 if (est == EntropyEstimator::Spatial) {
-                    compare(folder + " " + p + "grad", s.grads[opt.target].data, npy(folder, p + "grad.npy"), 1e-4f);
-                    compare(folder + " " + p + "act", s.values[opt.target].data, npy(folder, p + "act.npy"), 1e-4f);
+                    compare(folder + " " + p + "grad", test::values_of(s.grads[opt.target]), npy(folder, p + "grad.npy"), 1e-4f);
+                    compare(folder + " " + p + "act", test::values_of(s.values[opt.target]), npy(folder, p + "act.npy"), 1e-4f);
                     // The degeneracy of method.md: only at the input of global pooling.
                     CHECK(e.gradient_constant == (l == 0));
                 }
@@ -156,7 +156,7 @@ TEST_CASE("explain: gradients, weights and maps of all five methods match the re
                         // 5.1e-3 on another). Bound each weight and map value by the error the measured A and G
                         // differences propagate through the formula instead (test_cam.cpp shows the formula
                         // itself matches to 1e-6 from act.npy/grad.npy).
-                        check_respondcam_propagated(stem, s.values[opt.target].data, s.grads[opt.target].data,
+                        check_respondcam_propagated(stem, test::values_of(s.values[opt.target]), test::values_of(s.grads[opt.target]),
                                                     npy(folder, p + "act.npy"), npy(folder, p + "grad.npy"),
                                                     r.weights, want_weights, relu_map(r.raw).values, want_raw);
                         continue;

@@ -120,10 +120,10 @@ TEST_CASE("forward plan: after their first run, runs at batch 16, 7 and 1 alloca
     };
     cycle();  // the only run of each kind that allocates
     const auto warm = buffers(s);
-    const std::vector<float> logits = s.values[size_t(r.logits)].data;
+    const std::vector<float> logits = test::values_of(s.values[size_t(r.logits)]);
     cycle();
     CHECK(buffers(s) == warm);
-    CHECK(s.values[size_t(r.logits)].data == logits);
+    CHECK(test::values_of(s.values[size_t(r.logits)]) == logits);
     // The same tensor gets the same buffer every run: the choice depends only on the set of spare buffers.
     forward(r.g, s, for_explain, {&b1});
     const float* dw_buffer = s.values[size_t(r.dw)].ptr();

@@ -231,7 +231,7 @@ double draw_input_away_from_kinks(Checker& ck, Session& s, test::Rng& rng, doubl
     double m = 0;
     int draws = 0;
     for (; draws < 2000 && m < margin; ++draws) {
-        ck.x.data = test::random_vector<float>(rng, size_t(ck.x.numel()), -2, 2);
+        ck.x = Tensor(ck.x.shape, test::random_vector<float>(rng, size_t(ck.x.numel()), -2, 2));
         forward(ck.net.g, s, {&ck.x, &ck.target});
         m = kink_margin(ck.net.g, s);
     }

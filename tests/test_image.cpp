@@ -248,15 +248,15 @@ TEST_CASE("load_input: image files, a uint8 .npy image and a float .npy input al
     ec::LoadedInput from_bmp = ec::load_input(ec::test::shared_path("images/coral/cat.bmp"), pre);
     CHECK(from_bmp.source_width == 512);
     CHECK(from_bmp.source_height == 341);
-    CHECK(from_bmp.input.data == want.data);
+    CHECK(ec::test::values_of(from_bmp.input) == want.data);
     CHECK(from_bmp.display.rgb == image_from_u8_npy(want_u8).rgb);
 
     ec::LoadedInput from_u8_npy = ec::load_input(folder + "input_u8.npy", pre);
-    CHECK(from_u8_npy.input.data == want.data);
+    CHECK(ec::test::values_of(from_u8_npy.input) == want.data);
 
     ec::LoadedInput from_npy = ec::load_input(folder + "input.npy", pre);
     CHECK(from_npy.input.shape == ec::Shape{1, 224, 224, 3});
-    CHECK(from_npy.input.data == want.data);
+    CHECK(ec::test::values_of(from_npy.input) == want.data);
     CHECK(from_npy.display.rgb == image_from_u8_npy(want_u8).rgb);  // de-normalised back to the same u8
 }
 

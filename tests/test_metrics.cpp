@@ -123,7 +123,7 @@ TEST_CASE("Average Drop and Increase in Confidence on hand-computed numbers") {
     Tensor img(Shape{1, 1, 2, 2}, {1, -2, 3, 4});
     Heatmap m(1, 2);
     m.values = {0.5f, 0.0f};
-    CHECK(multiply_by_map(img, m).data == std::vector<float>{0.5f, -1.0f, 0.0f, 0.0f});
+    CHECK(test::values_of(multiply_by_map(img, m)) == std::vector<float>{0.5f, -1.0f, 0.0f, 0.0f});
     CHECK_THROWS_AS(multiply_by_map(img, Heatmap(2, 2)), Error);
 }
 

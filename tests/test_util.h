@@ -25,6 +25,9 @@ inline std::vector<float> random_values(int64_t n, std::mt19937& rng, float scal
 
 // Whether the shared data folder named by ENTROPYCAM_SHARED (the Makefile sets it from SHARED) holds the
 // models, images and reference outputs. A fresh clone has none of it.
+// A tensor's values as a plain vector (for comparing with std::vector<float> in CHECKs).
+inline std::vector<float> values_of(const ec::Tensor& t) { return std::vector<float>(t.data.begin(), t.data.end()); }
+
 inline bool shared_data_present() {
     const char* root = std::getenv("ENTROPYCAM_SHARED");
     struct stat st;
