@@ -117,13 +117,43 @@ struct Problem {
     GemmEpilogue epilogue;
 };
 
+// dst[p * dst_stride + j] = src[j * ld + p] for p, j < 8: one 8 x 8 block transposed in registers (AVX, which
+// the AVX-512 builds have too).
+void transpose_8x8(float* dst, int64_t dst_stride, const float* src, int64_t ld) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // rows i, i+1 interleaved, columns 0-1 and 4-5
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // columns 2-3 and 6-7
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; ++h) {  // four rows' values of columns (2h, 2h+1) and (2h+4, 2h+5)
+            r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+    for (int c = 0; c < 4; ++c) {  // column c from the low halves, column c + 4 from the high halves
+        _mm256_storeu_ps(dst + c * dst_stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+        _mm256_storeu_ps(dst + (c + 4) * dst_stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+    }
+}
+
+// dst[p * dst_stride + j] = src[j * ld + p] for p < rows, j < cols: B's columns j (stored as rows of a
+// transposed B) laid out as the rows the kernels load, in 8 x 8 blocks with scalar edges.
+void pack_transposed(float* dst, int64_t dst_stride, const float* src, int64_t ld, int64_t rows, int64_t cols) {
+    const int64_t rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
+    for (int64_t j = 0; j < cols8; j += 8) {
+        for (int64_t p = 0; p < rows8; p += 8) transpose_8x8(dst + p * dst_stride + j, dst_stride, src + j * ld + p, ld);
+        for (int64_t p = rows8; p < rows; ++p)
+            for (int64_t jj = j; jj < j + 8; ++jj) dst[p * dst_stride + jj] = src[jj * ld + p];
+    }
+    for (int64_t j = cols8; j < cols; ++j)
+        for (int64_t p = 0; p < rows; ++p) dst[p * dst_stride + j] = src[j * ld + p];
+}
+
 // A transposed B's panel B[k0 .. k0 + kc, j .. j + cols) copied into the row-major kc x kNr layout the
 // micro-kernel loads (16 KB per tile and inner block, reused by every row micro-tile of the tile).
 void pack_transposed_panel(float* panel, const Problem& pr, int64_t k0, int64_t kc, int64_t j, int cols) {
-    for (int jj = 0; jj < cols; ++jj) {
-        const float* src = pr.b + (j + jj) * pr.ldb + k0;
-        for (int64_t p = 0; p < kc; ++p) panel[p * kNr + jj] = src[p];
-    }
+    pack_transposed(panel, kNr, pr.b + j * pr.ldb + k0, pr.ldb, kc, cols);
 }
 
 // Output rows [r0, r1) x columns [c0, c1).
@@ -158,38 +188,55 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
 }
 
 // ---------------------------------------------------------------- few rows: stream B's rows
-// With m < kMr (a fully connected layer at batch 1-4) B is read once and nothing reuses it, so the panel order
+// With m < kMr (a fully connected layer at batch 1-5) B is read once and nothing reuses it, so the panel order
 // above would walk B down its columns, one cache line per row and a new page every row or so (FullyConnected
 // 1280 -> 1001 took 0.6 ms for 5 MB of weights). Here B is read along its rows instead: for each p, a chunk of
-// kStreamCols columns of row p, multiplied by A[r, p] into accumulators on the stack (L1). Every value is summed
-// in the same order as micro_kernel sums it (an fma chain over p from 0 per inner block, then + bias, + C,
-// clamp), so results are bit-identical to the tiled path's and do not depend on the batch size.
+// kStreamCols columns of row p, multiplied by A[r, p] into accumulators on the stack (L1); a transposed B (the
+// backward of a fully connected layer) is first transposed kStreamRows rows at a time into a stack panel. Every
+// value is summed in the same order as micro_kernel sums it (an fma chain over p from 0 per inner block, then
+// + bias, + C, clamp), so results are bit-identical to the tiled path's and do not depend on the batch size.
 constexpr int kStreamRowsMax = kMr - 1;
 constexpr int64_t kStreamCols = 16 * kLanes;  // 128 or 256 floats of each B row per step
+constexpr int64_t kStreamRows = 32;           // rows of a transposed B packed at a time (16 or 32 KB)
+
+// acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1), B's row p at brow(p).
+template <class Row>
+void stream_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64_t p1, int64_t cols, Row brow) {
+    const int64_t full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
+    const Mask tail = first_lanes(int(cols % kLanes));
+    for (int64_t p = p0; p < p1; ++p) {
+        const float* b = brow(p);
+        for (int64_t r = 0; r < pr.m; ++r) {
+            const Vec av = broadcast(pr.a[r * pr.a_row + p * pr.a_col]);
+            float* ar = acc[r];
+            int64_t v = 0;
+            for (; v < full_vectors; ++v) store(ar + kLanes * v, fma(av, load(b + kLanes * v), load(ar + kLanes * v)));
+            if (v < vectors) store(ar + kLanes * v, fma(av, load(b + kLanes * v, tail), load(ar + kLanes * v)));
+        }
+    }
+}
 
 // Output columns [c0, c1) (c1 - c0 <= kStreamCols) of every row.
 void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
     alignas(64) float acc[kStreamRowsMax][kStreamCols];
+    alignas(64) float panel[kStreamRows * kStreamCols];
     const GemmEpilogue& ep = pr.epilogue;
     const bool clamp_out = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
     const Vec lo = broadcast(ep.lo), hi = broadcast(ep.hi);
-    const int64_t cols = c1 - c0, full_vectors = cols / kLanes;
+    const int64_t cols = c1 - c0, full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
     const Mask tail = first_lanes(int(cols % kLanes));
-    const int64_t vectors = full_vectors + (cols % kLanes != 0);
     for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
-        const int64_t kc = std::min(kKc, pr.k - k0);
+        const int64_t k1 = std::min(pr.k, k0 + kKc);
         const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
         for (int64_t r = 0; r < pr.m; ++r)
             for (int64_t v = 0; v < vectors; ++v) store(acc[r] + kLanes * v, zero());
-        for (int64_t p = k0; p < k0 + kc; ++p) {
-            const float* brow = pr.b + p * pr.ldb + c0;
-            for (int64_t r = 0; r < pr.m; ++r) {
-                const Vec av = broadcast(pr.a[r * pr.a_row + p * pr.a_col]);
-                float* ar = acc[r];
-                int64_t v = 0;
-                for (; v < full_vectors; ++v)
-                    store(ar + kLanes * v, fma(av, load(brow + kLanes * v), load(ar + kLanes * v)));
-                if (v < vectors) store(ar + kLanes * v, fma(av, load(brow + kLanes * v, tail), load(ar + kLanes * v)));
+        if (!pr.b_transposed) {
+            stream_rows(acc, pr, k0, k1, cols, [&](int64_t p) { return pr.b + p * pr.ldb + c0; });
+        } else {
+            for (int64_t p0 = k0; p0 < k1; p0 += kStreamRows) {
+                const int64_t p1 = std::min(k1, p0 + kStreamRows);
+                pack_transposed(panel, kStreamCols, pr.b + c0 * pr.ldb + p0, pr.ldb, p1 - p0, cols);
+                stream_rows(acc, pr, p0, p1, cols, [&](int64_t p) { return panel + (p - p0) * kStreamCols; });
             }
         }
         for (int64_t r = 0; r < pr.m; ++r)
@@ -217,7 +264,7 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
     if (m <= 0 || n <= 0) return;
     const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_transposed, m, n, k, epilogue};
     const int threads = m * n * k >= kParallelMin ? omp_get_max_threads() : 1;
-    if (m <= kStreamRowsMax && !b_transposed && n > kNr) {
+    if (m <= kStreamRowsMax && n > kNr) {
         const int64_t chunks = (n + kStreamCols - 1) / kStreamCols;
 #pragma omp parallel for schedule(dynamic) if (threads > 1)
         for (int64_t t = 0; t < chunks; ++t) run_row_stream(pr, t * kStreamCols, std::min(n, (t + 1) * kStreamCols));

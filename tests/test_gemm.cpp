@@ -100,20 +100,22 @@ TEST_CASE("gemm: a product of few rows equals, bit for bit, the same rows of a t
     // Few rows take their own path (B streamed by rows); the values must not depend on how many rows come along
     // (a batch-1 forward and the same image in a batch of 16 give the same logits).
     ec::test::Rng rng(11);
-    for (int k : {40, 300, 1280}) {
-        const int n = 1001, tall = 16;
-        const auto a = ec::test::random_vector<float>(rng, size_t(tall) * k);
-        const auto b = ec::test::random_vector<float>(rng, size_t(k) * n);
-        const auto bias = ec::test::random_vector<float>(rng, size_t(n));
-        ec::GemmEpilogue ep;
-        ep.bias = bias.data(), ep.lo = -1.0f, ep.hi = 1.0f;
-        std::vector<float> want(size_t(tall) * n);
-        ec::gemm(want.data(), n, ec::GemmInput{a.data(), tall, k, k}, ec::GemmInput{b.data(), k, n, n}, ep);
-        for (int m = 1; m <= 5; ++m) {
-            INFO("k " << k << " rows " << m);
-            std::vector<float> got(size_t(m) * n);
-            ec::gemm(got.data(), n, ec::GemmInput{a.data(), m, k, k}, ec::GemmInput{b.data(), k, n, n}, ep);
-            CHECK(std::equal(got.begin(), got.end(), want.begin()));
+    for (int k : {40, 300, 1283})
+        for (bool tb : {false, true}) {  // B as stored, or transposed (a fully connected layer's backward)
+            const int n = 1001, tall = 16;
+            const auto a = ec::test::random_vector<float>(rng, size_t(tall) * k);
+            const auto b = ec::test::random_vector<float>(rng, size_t(k) * n);
+            const auto bias = ec::test::random_vector<float>(rng, size_t(n));
+            const ec::GemmInput gb = tb ? ec::GemmInput{b.data(), n, k, k, true} : ec::GemmInput{b.data(), k, n, n};
+            ec::GemmEpilogue ep;
+            ep.bias = bias.data(), ep.lo = -1.0f, ep.hi = 1.0f;
+            std::vector<float> want(size_t(tall) * n);
+            ec::gemm(want.data(), n, ec::GemmInput{a.data(), tall, k, k}, gb, ep);
+            for (int m = 1; m <= 5; ++m) {
+                INFO("k " << k << " rows " << m << " transposed b " << tb);
+                std::vector<float> got(size_t(m) * n);
+                ec::gemm(got.data(), n, ec::GemmInput{a.data(), m, k, k}, gb, ep);
+                CHECK(std::equal(got.begin(), got.end(), want.begin()));
+            }
         }
-    }
 }
