@@ -72,6 +72,10 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
         plan.release.insert(plan.release.end(), step.begin(), step.end());
     }
     plan.release_start.push_back(int(plan.release.size()));
+    plan.keep = keep;
+    std::sort(plan.keep.begin(), plan.keep.end());
+    plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());
+    plan.images_per_run = images_per_run_in_cache(g, plan);
     return plan;
 }
 

@@ -127,11 +127,14 @@ struct Session {
     std::vector<Tensor> values;       // forward value of every tensor; empty where the run released it
     std::vector<Tensor> grads;        // d(seeded tensor)/d(tensor); empty where not computed
     std::vector<Tensor> param_grads;  // d/d(param); empty where not computed
-    std::vector<float> scratch;       // kernel scratch, sized once for the batch
+    FloatBuffer scratch;              // kernel scratch, sized once for the batch
     int nodes_run_backward = 0;       // how many nodes the last backward ran
     std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
     std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds
     uint64_t buffers_made = 0;
+    // A planned run in image chunks (nn/forward_plan.h): one chunk's inputs, and the kept values of the whole
+    // batch while the chunks run. Reused from run to run.
+    std::vector<Tensor> chunk_inputs, chunk_kept;
 };
 
 // Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the

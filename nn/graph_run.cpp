@@ -34,7 +34,8 @@ void run_forward_node(const Graph& g, Session& s, const Node& node) {
     op_def(node.op).forward(g, s, node);
 }
 
-void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs) {
+// The batch size of `inputs`, after checking them against the graph's inputs.
+int check_inputs(const Graph& g, const std::vector<const Tensor*>& inputs) {
     if (inputs.size() != g.inputs.size())
         throw Error("graph has " + std::to_string(g.inputs.size()) + " input(s), given " + std::to_string(inputs.size()));
     if (inputs.empty()) throw Error("graph has no inputs");
@@ -46,7 +47,11 @@ void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& i
             throw Error("input '" + info.name + "' expects " + info.shape.with_batch(n).str() + ", given " +
                         inputs[i]->shape.str());
     }
-    prepare(g, s, n);
+    return n;
+}
+
+void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& inputs) {
+    prepare(g, s, check_inputs(g, inputs));
     for (size_t i = 0; i < inputs.size(); ++i) {
         acquire_value(s, g.inputs[i], inputs[i]->shape);
         std::memcpy(s.values[g.inputs[i]].ptr(), inputs[i]->ptr(), sizeof(float) * size_t(inputs[i]->numel()));
@@ -64,10 +69,9 @@ void forward(const Graph& g, Session& s, const std::vector<const Tensor*>& input
     for (const Node& node : g.nodes) run_forward_node(g, s, node);
 }
 
-void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
-    if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
-        plan.fused.size() != plan.nodes.size())
-        throw Error("forward: the plan was made for another graph");
+namespace {
+
+void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
     load_inputs(g, s, inputs);
     release_step(s, plan, 0);
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
@@ -80,6 +84,25 @@ void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vec
             ops::conv2d_activation_forward(g, s, node, activation);
         }
         release_step(s, plan, k + 1);
+    }
+}
+
+}  // namespace
+
+void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
+    if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
+        plan.fused.size() != plan.nodes.size())
+        throw Error("forward: the plan was made for another graph");
+    for (int t : plan.keep)
+        if (t < 0 || size_t(t) >= g.tensors.size()) throw Error("forward: the plan keeps a tensor the graph lacks");
+    const int n = check_inputs(g, inputs);
+    if (plan.images_per_run <= 0 || n <= plan.images_per_run) return run_plan(g, s, plan, inputs);
+    forward_in_chunks(g, s, plan, inputs, run_plan);
+    prepare(g, s, n);  // the session holds batch n, and no value of the last chunk
+    for (size_t k = 0; k < plan.keep.size(); ++k) {
+        const int t = plan.keep[k];
+        acquire_value(s, t, g.tensors[size_t(t)].shape.with_batch(n));
+        std::memcpy(s.values[size_t(t)].ptr(), s.chunk_kept[k].ptr(), sizeof(float) * size_t(s.values[size_t(t)].numel()));
     }
 }
 

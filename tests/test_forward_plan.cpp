@@ -157,6 +157,48 @@ TEST_CASE("forward plan: explain's plan keeps what backward reads (same gradient
     test::check_error_contains([&] { backward(r.g, s, req); }, "the forward run did not keep the value of");
 }
 
+TEST_CASE("forward plan: a batch run in chunks of images gives the whole-batch values bit for bit, allocating once") {
+    std::mt19937 rng(15);
+    Net r = small_net(rng);
+    const Tensor x = random_batch(r.g, 8, rng), x7 = random_batch(r.g, 7, rng);
+    ExplainOptions cam;
+    cam.target = r.dw;
+    ForwardPlan chunked = explain_forward_plan(r.g, r.logits, cam), whole = chunked;
+    whole.images_per_run = 0;
+    chunked.images_per_run = 3;  // chunks of 3, 3 and 2 images
+    Session a, b;
+    forward(r.g, a, whole, {&x});
+    forward(r.g, b, chunked, {&x});
+    CHECK(b.batch == 8);
+    for (size_t t = 0; t < r.g.tensors.size(); ++t) {
+        INFO("tensor " << r.g.tensors[t].name);
+        CHECK(b.values[t].shape == a.values[t].shape);
+        CHECK(b.values[t].data == a.values[t].data);  // kept: equal; released: empty in both
+    }
+    BackwardRequest req{r.logits, one_hot_seed(Shape{8, 5}, {0, 1, 2, 3, 4, 0, 1, 2}), {r.dw}, false};
+    backward(r.g, a, req);
+    backward(r.g, b, req);
+    CHECK(b.grads[size_t(r.dw)].data == a.grads[size_t(r.dw)].data);
+    // After the first runs of each batch size, chunked runs allocate nothing.
+    auto cycle = [&] {
+        forward(r.g, b, chunked, {&x});
+        forward(r.g, b, chunked, {&x7});
+    };
+    cycle();
+    const auto warm = buffers(b);
+    const float* kept = b.chunk_kept[0].ptr();
+    cycle();
+    CHECK(buffers(b) == warm);
+    CHECK(b.chunk_kept[0].ptr() == kept);
+    // The plan's own choice: every image count whose live activations fit kRunCacheBytes, at least 1.
+    const ForwardPlan planned = plan_forward(r.g, {r.logits});
+    CHECK(planned.images_per_run >= 1);
+    CHECK(planned.images_per_run == images_per_run_in_cache(r.g, planned));
+    int64_t largest = 0;  // no value of this net outlives two layers: one tensor is a lower bound of the peak
+    for (const TensorInfo& t : r.g.tensors) largest = std::max(largest, t.shape.with_batch(1).numel());
+    CHECK(planned.images_per_run <= kRunCacheBytes / (largest * int64_t(sizeof(float))));
+}
+
 TEST_CASE("forward plan: MobileNetV2 forward to the logits holds under a third of the full forward's floats" *
           test::needs_shared()) {
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");

@@ -1,0 +1,68 @@
+// Planned runs of a large batch in chunks of images (ForwardPlan::images_per_run, nn/forward_plan.h): each chunk
+// goes through every node while its activations are still in cache; the kept values are gathered into
+// whole-batch tensors (Session::chunk_kept) as the chunks finish; the runner hands them back to the session.
+#include <algorithm>
+#include <cstring>
+
+#include "nn/forward_plan.h"
+
+namespace ec {
+
+int images_per_run_in_cache(const Graph& g, const ForwardPlan& plan) {
+    // Replays the plan's acquires and releases at batch 1: the largest sum of live values.
+    std::vector<char> live(g.tensors.size(), 0);
+    int64_t floats = 0, peak = 0;
+    auto acquire = [&](int t) {
+        if (!live[size_t(t)]) live[size_t(t)] = 1, floats += g.tensors[size_t(t)].shape.with_batch(1).numel();
+        peak = std::max(peak, floats);
+    };
+    auto release_step = [&](size_t step) {
+        for (int i = plan.release_start[step]; i < plan.release_start[step + 1]; ++i) {
+            const int t = plan.release[size_t(i)];
+            if (live[size_t(t)]) live[size_t(t)] = 0, floats -= g.tensors[size_t(t)].shape.with_batch(1).numel();
+        }
+    };
+    for (int t : g.inputs) acquire(t);
+    release_step(0);
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        acquire(plan.fused[k] >= 0 ? g.nodes[size_t(plan.fused[k])].output : node.output);
+        release_step(k + 1);
+    }
+    const int64_t per_image_bytes = std::max<int64_t>(1, peak) * int64_t(sizeof(float));
+    return int(std::clamp<int64_t>(kRunCacheBytes / per_image_bytes, 1, 1 << 16));
+}
+
+namespace {
+
+// Rows [row, row + rows) of `whole` (n images) as a tensor of `rows` images, into `part` (storage reused).
+void copy_rows_out(Tensor& part, const Tensor& whole, int row, int rows) {
+    const int64_t per = whole.numel() / whole.shape[0];
+    part.reshape_storage(whole.shape.with_batch(rows));
+    std::memcpy(part.ptr(), whole.ptr() + row * per, sizeof(float) * size_t(rows * per));
+}
+
+}  // namespace
+
+void forward_in_chunks(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs,
+                       PlannedRun run) {
+    const int n = inputs[0]->shape[0], per_run = std::max(1, plan.images_per_run);
+    s.chunk_inputs.resize(inputs.size());
+    s.chunk_kept.resize(plan.keep.size());
+    std::vector<const Tensor*> chunk(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) chunk[i] = &s.chunk_inputs[i];
+    for (int row = 0; row < n; row += per_run) {
+        const int rows = std::min(per_run, n - row);
+        for (size_t i = 0; i < inputs.size(); ++i) copy_rows_out(s.chunk_inputs[i], *inputs[i], row, rows);
+        run(g, s, plan, chunk);
+        for (size_t k = 0; k < plan.keep.size(); ++k) {
+            const Tensor& value = s.values[size_t(plan.keep[k])];
+            Tensor& whole = s.chunk_kept[k];
+            const int64_t per = value.numel() / rows;
+            if (row == 0) whole.reshape_storage(value.shape.with_batch(n));
+            std::memcpy(whole.ptr() + row * per, value.ptr(), sizeof(float) * size_t(rows * per));
+        }
+    }
+}
+
+}  // namespace ec
