@@ -199,12 +199,33 @@ constexpr int kStreamRowsMax = kMr - 1;
 constexpr int64_t kStreamCols = 16 * kLanes;  // 128 or 256 floats of each B row per step
 constexpr int64_t kStreamRows = 32;           // rows of a transposed B packed at a time (16 or 32 KB)
 
-// acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1), B's row p at brow(p).
+// acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1), B's row p at brow(p). Four rows of B per pass,
+// so each accumulator is loaded and stored once per four fmas (the fma chain still runs over p in order).
 template <class Row>
 void stream_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64_t p1, int64_t cols, Row brow) {
     const int64_t full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
     const Mask tail = first_lanes(int(cols % kLanes));
-    for (int64_t p = p0; p < p1; ++p) {
+    int64_t p = p0;
+    for (; p + 4 <= p1; p += 4) {
+        const float* b[4] = {brow(p), brow(p + 1), brow(p + 2), brow(p + 3)};
+        for (int64_t r = 0; r < pr.m; ++r) {
+            const float* ar_a = pr.a + r * pr.a_row + p * pr.a_col;
+            const Vec a0 = broadcast(ar_a[0]), a1 = broadcast(ar_a[pr.a_col]), a2 = broadcast(ar_a[2 * pr.a_col]),
+                      a3 = broadcast(ar_a[3 * pr.a_col]);
+            float* ar = acc[r];
+            for (int64_t v = 0; v < vectors; ++v) {
+                const int64_t o = kLanes * v;
+                const bool full = v < full_vectors;
+                Vec x = load(ar + o);
+                x = fma(a0, full ? load(b[0] + o) : load(b[0] + o, tail), x);
+                x = fma(a1, full ? load(b[1] + o) : load(b[1] + o, tail), x);
+                x = fma(a2, full ? load(b[2] + o) : load(b[2] + o, tail), x);
+                x = fma(a3, full ? load(b[3] + o) : load(b[3] + o, tail), x);
+                store(ar + o, x);
+            }
+        }
+    }
+    for (; p < p1; ++p) {
         const float* b = brow(p);
         for (int64_t r = 0; r < pr.m; ++r) {
             const Vec av = broadcast(pr.a[r * pr.a_row + p * pr.a_col]);
