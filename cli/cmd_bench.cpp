@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "io/image.h"
 #include "io/json.h"
+#include "nn/fma_peak.h"
 
 namespace ec::cli {
 namespace {
@@ -24,7 +25,8 @@ const char* kUsage =
     "  --threads T  OpenMP threads (default: OMP_NUM_THREADS or every core)\n"
     "  --input IMAGE  the image to run (default: a fixed pseudo-random image of the model's input size)\n"
     "  --json       one object: load_ms, forward_ms, backward_ms, backward_input_ms, explain_ms (each also\n"
-    "               with _min), batch, threads, gflops (forward multiply-adds x 2 / median forward time)\n";
+    "               with _min), batch, threads, gflops (forward multiply-adds x 2 / median forward time),\n"
+    "               peak_gflops (the FMA throughput measured on as many threads; 0 without AVX2/AVX-512)\n";
 
 // A deterministic image of the model's input size (xorshift), so that runs on any machine time the same input.
 ImageU8 noise_image(int width, int height) {
@@ -68,6 +70,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
                  threads, opt.iters);
     const PassTimings t = time_model_passes(network_of(model), input, opt);
     const double gflops = 2.0 * double(t.forward_multiply_adds) * opt.batch / (t.forward.median_ms * 1e6);
+    const double peak = fma_peak_gflops(threads, 0.2);
 
     struct Line { const char* key; const char* what; TimingSummary s; };
     const Line lines[] = {{"load", "model load", load},
@@ -80,6 +83,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
         for (const Line& l : lines)
             o.add(std::string(l.key) + "_ms", json_number(l.s.median_ms)).add(std::string(l.key) + "_ms_min", json_number(l.s.min_ms));
         o.add("batch", json_number(opt.batch)).add("threads", json_number(threads)).add("gflops", json_number(gflops));
+        o.add("peak_gflops", json_number(peak));
         o.add("model", json_string(model.name));
         std::printf("%s\n", o.str().c_str());
         return kExitOk;
@@ -87,7 +91,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
     std::printf("%s, batch %d, %d thread(s), %d runs per pass (ms)\n", model.name.c_str(), opt.batch, threads, opt.iters);
     std::printf("  %-38s %10s %10s\n", "pass", "median", "min");
     for (const Line& l : lines) std::printf("  %-38s %10.3f %10.3f\n", l.what, l.s.median_ms, l.s.min_ms);
-    std::printf("  forward: %.2f G multiply-adds per image, %.1f GFLOP/s\n", double(t.forward_multiply_adds) * 1e-9, gflops);
+    std::printf("  forward: %.2f G multiply-adds per image, %.1f GFLOP/s", double(t.forward_multiply_adds) * 1e-9, gflops);
+    if (peak > 0) std::printf(" of a measured FMA peak of %.1f GFLOP/s on %d thread(s) (%.0f %%)", peak, threads, 100 * gflops / peak);
+    std::printf("\n");
     return kExitOk;
 }
 

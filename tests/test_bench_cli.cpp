@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "cam/pass_timing.h"
+#include "nn/fma_peak.h"
+#include "nn/simd.h"
 #include "tests/test_weights_util.h"
 
 using namespace ec;
@@ -50,8 +52,21 @@ TEST_CASE("bench: --json has every key, positive figures, and the passes nest" *
     CHECK(v.at("batch") == 2);
     CHECK(v.at("threads") == 1);
     CHECK(v.at("gflops") > 0);
+    // The roof: no forward reaches the measured FMA peak (0 only on builds without the SIMD kernels).
+    REQUIRE(v.count("peak_gflops") == 1);
+    if (v.at("peak_gflops") > 0) CHECK(v.at("gflops") < v.at("peak_gflops"));
     // A backward run includes its forward: its minimum cannot be below the forward's minimum by more than noise.
     CHECK(v.at("backward_input_ms_min") > 0.5 * v.at("forward_ms_min"));
+}
+
+TEST_CASE("fma_peak_gflops: positive with the SIMD kernels, and more threads are not slower than one by half") {
+    const double one = fma_peak_gflops(1, 0.02);
+#ifdef EC_SIMD
+    CHECK(one > 1.0);  // any AVX2 core does tens of GFLOP/s
+    CHECK(fma_peak_gflops(2, 0.02) > 0.5 * one);
+#else
+    CHECK(one == 0);
+#endif
 }
 
 TEST_CASE("bench: bad flags are usage errors (exit 2, one line)") {
