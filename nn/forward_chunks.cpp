@@ -1,8 +1,11 @@
 // Planned runs of a large batch in chunks of images (ForwardPlan::images_per_run, nn/forward_plan.h): each chunk
 // goes through every node while its activations are still in cache; the kept values are gathered into
 // whole-batch tensors (Session::chunk_kept) as the chunks finish; the runner hands them back to the session.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 #include "nn/forward_plan.h"
 
@@ -42,27 +45,57 @@ void copy_rows_out(Tensor& part, const Tensor& whole, int row, int rows) {
     std::memcpy(part.ptr(), whole.ptr() + row * per, sizeof(float) * size_t(rows * per));
 }
 
+// Images [row, row + rows) through the plan on session `ws`; the kept values go to those rows of `kept`.
+void run_chunk(const Graph& g, Session& ws, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs,
+               int row, int rows, PlannedRun run, std::vector<Tensor>& kept) {
+    ws.chunk_inputs.resize(inputs.size());
+    ws.chunk_input_ptrs.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        copy_rows_out(ws.chunk_inputs[i], *inputs[i], row, rows);
+        ws.chunk_input_ptrs[i] = &ws.chunk_inputs[i];
+    }
+    run(g, ws, plan, ws.chunk_input_ptrs);
+    for (size_t k = 0; k < plan.keep.size(); ++k) {
+        const Tensor& value = ws.values[size_t(plan.keep[k])];
+        const int64_t per = value.numel() / rows;
+        std::memcpy(kept[k].ptr() + row * per, value.ptr(), sizeof(float) * size_t(rows * per));
+    }
+}
+
 }  // namespace
 
 void forward_in_chunks(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs,
                        PlannedRun run) {
     const int n = inputs[0]->shape[0], per_run = std::max(1, plan.images_per_run);
-    s.chunk_inputs.resize(inputs.size());
+    const int chunks = (n + per_run - 1) / per_run;
     s.chunk_kept.resize(plan.keep.size());
-    std::vector<const Tensor*> chunk(inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) chunk[i] = &s.chunk_inputs[i];
-    for (int row = 0; row < n; row += per_run) {
-        const int rows = std::min(per_run, n - row);
-        for (size_t i = 0; i < inputs.size(); ++i) copy_rows_out(s.chunk_inputs[i], *inputs[i], row, rows);
-        run(g, s, plan, chunk);
-        for (size_t k = 0; k < plan.keep.size(); ++k) {
-            const Tensor& value = s.values[size_t(plan.keep[k])];
-            Tensor& whole = s.chunk_kept[k];
-            const int64_t per = value.numel() / rows;
-            if (row == 0) whole.reshape_storage(value.shape.with_batch(n));
-            std::memcpy(whole.ptr() + row * per, value.ptr(), sizeof(float) * size_t(rows * per));
+    for (size_t k = 0; k < plan.keep.size(); ++k)
+        s.chunk_kept[k].reshape_storage(g.tensors[size_t(plan.keep[k])].shape.with_batch(n));
+    // Enough chunks for every thread to take two or more: each thread runs whole chunks on its own session, every
+    // kernel inside on one thread (nested regions are inactive), so no thread waits on another until the end.
+    // Thread w takes chunks w, w + T, ...: the same chunk sizes every run, so its buffers are reused.
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads > 1 && chunks >= 2 * threads) {
+        s.chunk_workers.resize(size_t(threads));
+        std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+        {
+            const int w = omp_get_thread_num(), team = omp_get_num_threads();
+            for (int c = w; c < chunks; c += team) {
+                try {
+                    run_chunk(g, s.chunk_workers[size_t(w)], plan, inputs, c * per_run, std::min(per_run, n - c * per_run),
+                              run, s.chunk_kept);
+                } catch (...) {
+#pragma omp critical(ec_forward_chunks_error)
+                    if (!error) error = std::current_exception();
+                }
+            }
         }
+        if (error) std::rethrow_exception(error);
+        return;
     }
+    for (int c = 0; c < chunks; ++c)
+        run_chunk(g, s, plan, inputs, c * per_run, std::min(per_run, n - c * per_run), run, s.chunk_kept);
 }
 
 }  // namespace ec

@@ -31,9 +31,10 @@ struct ForwardPlan {
     std::vector<int> release_start;
     size_t tensor_count = 0;  // of the graph it was made for; run against another size is an Error
     std::vector<int> keep;    // the tensors that hold values after the run
-    // A batch larger than this runs as chunks of this many images, one after another, each through every node,
-    // so that the activations of a chunk stay in cache (a batch-16 MobileNetV2 forward streamed 77 MB tensors
-    // through memory and ran 1.6x slower per image than batch 1). 0: the whole batch at once. Every op treats
+    // A batch larger than this runs as chunks of this many images, each through every node, so that the
+    // activations of a chunk stay in cache (a batch-16 MobileNetV2 forward streamed 77 MB tensors through memory
+    // and ran 1.6x slower per image than batch 1); with at least two chunks per OpenMP thread, the threads take
+    // whole chunks (one session each) instead of sharing every kernel. 0: the whole batch at once. Every op treats
     // the images of a batch independently and every kernel sums each value in an order that does not depend on
     // the batch size, so a chunked run gives the same values, bit for bit. plan_forward sets it from the plan's
     // peak of live activations per image (images_per_run_in_cache); callers may change it.

@@ -132,9 +132,11 @@ struct Session {
     std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
     std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds
     uint64_t buffers_made = 0;
-    // A planned run in image chunks (nn/forward_plan.h): one chunk's inputs, and the kept values of the whole
-    // batch while the chunks run. Reused from run to run.
+    // A planned run in image chunks (nn/forward_plan.h): one chunk's inputs, the kept values of the whole batch
+    // while the chunks run, and one session per thread when threads take whole chunks. Reused from run to run.
     std::vector<Tensor> chunk_inputs, chunk_kept;
+    std::vector<const Tensor*> chunk_input_ptrs;
+    std::vector<Session> chunk_workers;
 };
 
 // Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the

@@ -163,33 +163,46 @@ TEST_CASE("forward plan: a batch run in chunks of images gives the whole-batch v
     const Tensor x = random_batch(r.g, 8, rng), x7 = random_batch(r.g, 7, rng);
     ExplainOptions cam;
     cam.target = r.dw;
-    ForwardPlan chunked = explain_forward_plan(r.g, r.logits, cam), whole = chunked;
-    whole.images_per_run = 0;
-    chunked.images_per_run = 3;  // chunks of 3, 3 and 2 images
-    Session a, b;
-    forward(r.g, a, whole, {&x});
-    forward(r.g, b, chunked, {&x});
-    CHECK(b.batch == 8);
-    for (size_t t = 0; t < r.g.tensors.size(); ++t) {
-        INFO("tensor " << r.g.tensors[t].name);
-        CHECK(b.values[t].shape == a.values[t].shape);
-        CHECK(b.values[t].data == a.values[t].data);  // kept: equal; released: empty in both
-    }
-    BackwardRequest req{r.logits, one_hot_seed(Shape{8, 5}, {0, 1, 2, 3, 4, 0, 1, 2}), {r.dw}, false};
-    backward(r.g, a, req);
-    backward(r.g, b, req);
-    CHECK(b.grads[size_t(r.dw)].data == a.grads[size_t(r.dw)].data);
-    // After the first runs of each batch size, chunked runs allocate nothing.
-    auto cycle = [&] {
+    const ForwardPlan whole = [&] { ForwardPlan p = explain_forward_plan(r.g, r.logits, cam); p.images_per_run = 0; return p; }();
+    // Chunks of 3, 3 and 2 images one after another; chunks of 1, which the threads share out (8 chunks: at least
+    // two per thread on a machine of up to 4 threads) or run in turn on one thread.
+    for (int per_run : {3, 1}) {
+        CAPTURE(per_run);
+        ForwardPlan chunked = whole;
+        chunked.images_per_run = per_run;
+        Session a, b;
+        forward(r.g, a, whole, {&x});
         forward(r.g, b, chunked, {&x});
-        forward(r.g, b, chunked, {&x7});
-    };
-    cycle();
-    const auto warm = buffers(b);
-    const float* kept = b.chunk_kept[0].ptr();
-    cycle();
-    CHECK(buffers(b) == warm);
-    CHECK(b.chunk_kept[0].ptr() == kept);
+        CHECK(b.batch == 8);
+        for (size_t t = 0; t < r.g.tensors.size(); ++t) {
+            INFO("tensor " << r.g.tensors[t].name);
+            CHECK(b.values[t].shape == a.values[t].shape);
+            CHECK(b.values[t].data == a.values[t].data);  // kept: equal; released: empty in both
+        }
+        BackwardRequest req{r.logits, one_hot_seed(Shape{8, 5}, {0, 1, 2, 3, 4, 0, 1, 2}), {r.dw}, false};
+        backward(r.g, a, req);
+        backward(r.g, b, req);
+        CHECK(b.grads[size_t(r.dw)].data == a.grads[size_t(r.dw)].data);
+        // After the first runs of each batch size, chunked runs allocate nothing (the session's own buffers and
+        // its threads' sessions).
+        auto cycle = [&] {
+            forward(r.g, b, chunked, {&x});
+            forward(r.g, b, chunked, {&x7});
+        };
+        auto all_buffers = [&] {
+            auto out = buffers(b);
+            for (const Session& w : b.chunk_workers) {
+                const auto mine = buffers(w);
+                out.insert(mine.begin(), mine.end());
+            }
+            out.insert({b.chunk_kept[0].ptr(), b.chunk_kept[0].data.capacity()});
+            return out;
+        };
+        cycle();
+        const auto warm = all_buffers();
+        cycle();
+        CHECK(all_buffers() == warm);
+    }
     // The plan's own choice: every image count whose live activations fit kRunCacheBytes, at least 1.
     const ForwardPlan planned = plan_forward(r.g, {r.logits});
     CHECK(planned.images_per_run >= 1);
