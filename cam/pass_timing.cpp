@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 
+#include "cam/op_profile.h"
 #include "nn/softmax.h"
 
 namespace ec {
@@ -26,19 +27,10 @@ TimingSummary time_pass(int iters, const std::function<void()>& pass) {
     return summarize_times(std::move(ms));
 }
 
-// Multiply-adds of one image's forward pass: every convolution and fully connected layer (the rest is
-// memory-bound and counted by no one's GFLOP/s figure).
+// Multiply-adds of one image's forward pass (cam/op_profile.h: convolutions and fully connected layers).
 int64_t multiply_adds(const Graph& g) {
     int64_t macs = 0;
-    for (const Node& node : g.nodes) {
-        if (node.op == OpKind::Conv2D) {
-            const ConvGeometry& c = node.conv;
-            macs += int64_t(c.out_h) * c.out_w * c.out_c * c.kernel_h * c.kernel_w * (c.in_c / c.groups);
-        } else if (node.op == OpKind::FullyConnected) {
-            const Shape& in = g.tensors[node.inputs[0]].shape;
-            macs += int64_t(in[1]) * g.tensors[node.output].shape[1];
-        }
-    }
+    for (const Node& node : g.nodes) macs += node_multiply_adds(g, node);
     return macs;
 }
 

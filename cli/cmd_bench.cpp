@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "api/network.h"
+#include "cam/op_profile.h"
 #include "cam/pass_timing.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -18,7 +19,7 @@ namespace ec::cli {
 namespace {
 
 const char* kUsage =
-    "usage: entropycam bench [--model M] [--batch B] [--iters N] [--threads T] [--input IMAGE] [--json]\n"
+    "usage: entropycam bench [--model M] [--batch B] [--iters N] [--threads T] [--input IMAGE] [--ops] [--json]\n"
     "Times model load, forward, forward + backward to the default CAM layer, forward + backward to the input,\n"
     "and explain with all five methods: median and minimum of N runs after one warm-up, in milliseconds.\n"
     "  --batch B    images per pass (default 1)      --iters N    timed runs per pass (default 20)\n"
@@ -26,7 +27,10 @@ const char* kUsage =
     "  --input IMAGE  the image to run (default: a fixed pseudo-random image of the model's input size)\n"
     "  --json       one object: load_ms, forward_ms, backward_ms, backward_input_ms, explain_ms (each also\n"
     "               with _min), batch, threads, gflops (forward multiply-adds x 2 / median forward time),\n"
-    "               peak_gflops (the FMA throughput measured on as many threads; 0 without AVX2/AVX-512)\n";
+    "               peak_gflops (the FMA throughput measured on as many threads; 0 without AVX2/AVX-512),\n"
+    "               and with --ops an array ops\n"
+    "  --ops        also the forward's time node by node (mean of N runs, slowest first): name, op, ms, share\n"
+    "               of the sum, multiply-adds per image, GMAC/s (a fused conv + ReLU6 counts on the conv)\n";
 
 // A deterministic image of the model's input size (xorshift), so that runs on any machine time the same input.
 ImageU8 noise_image(int width, int height) {
@@ -45,7 +49,7 @@ ImageU8 noise_image(int width, int height) {
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-    Args a = parse_args(argv, {"--model", "--batch", "--iters", "--threads", "--input"}, {"--json", "--help"});
+    Args a = parse_args(argv, {"--model", "--batch", "--iters", "--threads", "--input"}, {"--json", "--ops", "--help"});
     if (a.has("--help")) { std::fputs(kUsage, stdout); return kExitOk; }
     if (!a.positional.empty()) throw UsageError("unexpected argument '" + a.positional[0] + "' (the image is --input)");
     PassTimingOptions opt;
@@ -72,6 +76,10 @@ int cmd_bench(const std::vector<std::string>& argv) {
     const double gflops = 2.0 * double(t.forward_multiply_adds) * opt.batch / (t.forward.median_ms * 1e6);
     const double peak = fma_peak_gflops(threads, 0.2);
 
+    const std::vector<OpProfileRow> ops =
+        a.has("--ops") ? profile_forward_ops(network_of(model), input, opt) : std::vector<OpProfileRow>();
+    auto gmacs = [&](const OpProfileRow& r) { return r.ms > 0 ? double(r.multiply_adds) * opt.batch / (r.ms * 1e6) : 0.0; };
+
     struct Line { const char* key; const char* what; TimingSummary s; };
     const Line lines[] = {{"load", "model load", load},
                           {"forward", "forward", t.forward},
@@ -85,6 +93,16 @@ int cmd_bench(const std::vector<std::string>& argv) {
         o.add("batch", json_number(opt.batch)).add("threads", json_number(threads)).add("gflops", json_number(gflops));
         o.add("peak_gflops", json_number(peak));
         o.add("model", json_string(model.name));
+        if (a.has("--ops")) {
+            std::vector<std::string> rows;
+            for (const OpProfileRow& r : ops) {
+                JsonObject row;
+                row.add("name", json_string(r.name)).add("op", json_string(r.op)).add("ms", json_number(r.ms));
+                row.add("share", json_number(r.share)).add("multiply_adds", json_number(double(r.multiply_adds)));
+                rows.push_back(row.add("gmacs", json_number(gmacs(r))).str());
+            }
+            o.add("ops", json_array(rows));
+        }
         std::printf("%s\n", o.str().c_str());
         return kExitOk;
     }
@@ -94,6 +112,12 @@ int cmd_bench(const std::vector<std::string>& argv) {
     std::printf("  forward: %.2f G multiply-adds per image, %.1f GFLOP/s", double(t.forward_multiply_adds) * 1e-9, gflops);
     if (peak > 0) std::printf(" of a measured FMA peak of %.1f GFLOP/s on %d thread(s) (%.0f %%)", peak, threads, 100 * gflops / peak);
     std::printf("\n");
+    if (!ops.empty()) {
+        std::printf("  per node of the forward (mean of %d runs, slowest first; a fused conv + ReLU6 counts on the conv)\n", opt.iters);
+        std::printf("  %-52s %-16s %9s %6s %8s\n", "node", "op", "ms", "%", "GMAC/s");
+        for (const OpProfileRow& r : ops)
+            std::printf("  %-52s %-16s %9.4f %6.1f %8.1f\n", r.name.c_str(), r.op.c_str(), r.ms, 100 * r.share, gmacs(r));
+    }
     return kExitOk;
 }
 

@@ -137,6 +137,9 @@ struct Session {
     std::vector<Tensor> chunk_inputs, chunk_kept;
     std::vector<const Tensor*> chunk_input_ptrs;
     std::vector<Session> chunk_workers;
+    // When sized to the graph's node count, planned runs on this session add each node's wall time (ms) to it
+    // (a fused convolution + activation: to the convolution). Empty: nothing is timed.
+    std::vector<double> node_ms;
 };
 
 // Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the

@@ -3,6 +3,7 @@
 // whose gradient is asked for, and an SGD step. Shapes were checked at build time; here only the batch size
 // varies. Each node runs through its row of the op table (nn/op_table.h).
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "nn/forward_plan.h"
@@ -74,7 +75,9 @@ namespace {
 void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
     load_inputs(g, s, inputs);
     release_step(s, plan, 0);
+    const bool timed = s.node_ms.size() == g.nodes.size();
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
         const Node& node = g.nodes[size_t(plan.nodes[k])];
         if (plan.fused[k] < 0) {
             run_forward_node(g, s, node);
@@ -83,6 +86,9 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             acquire_value(s, activation.output, g.tensors[size_t(activation.output)].shape.with_batch(s.batch));
             ops::conv2d_activation_forward(g, s, node, activation);
         }
+        if (timed)
+            s.node_ms[size_t(plan.nodes[k])] +=
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         release_step(s, plan, k + 1);
     }
 }

@@ -4,7 +4,10 @@
 #include <map>
 #include <sstream>
 
+#include "api/network.h"
+#include "cam/op_profile.h"
 #include "cam/pass_timing.h"
+#include "nn/forward_plan.h"
 #include "nn/fma_peak.h"
 #include "nn/simd.h"
 #include "tests/test_weights_util.h"
@@ -57,6 +60,35 @@ TEST_CASE("bench: --json has every key, positive figures, and the passes nest" *
     if (v.at("peak_gflops") > 0) CHECK(v.at("gflops") < v.at("peak_gflops"));
     // A backward run includes its forward: its minimum cannot be below the forward's minimum by more than noise.
     CHECK(v.at("backward_input_ms_min") > 0.5 * v.at("forward_ms_min"));
+}
+
+TEST_CASE("bench --ops: every node of the forward once, slowest first, shares summing to 1" * ec::test::needs_shared()) {
+    const std::string model = test::model_tflite("mobilenet_v1_0.75_192_quant");
+    test::CliResult r = test::run_cli("bench --ops --iters 2 --threads 1 --model '" + model + "'");
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("per node of the forward") != std::string::npos);
+    const Model m = import_tflite(model, "");
+    const Tensor input(Shape{1, m.preprocessing.height, m.preprocessing.width, 3});
+    PassTimingOptions opt;
+    opt.iters = 2;
+    const std::vector<OpProfileRow> rows = profile_forward_ops(network_of(m), input, opt);
+    const ForwardPlan plan = plan_forward(m.graph, {m.logits});
+    size_t fused = 0;
+    for (int f : plan.fused) fused += f >= 0;
+    CHECK(rows.size() == plan.nodes.size() + fused);  // every node run, and every folded activation
+    double share = 0;
+    int64_t macs = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        CHECK(rows[i].ms >= 0);
+        if (i > 0) CHECK(rows[i].ms <= rows[i - 1].ms);
+        CHECK(r.out.find(rows[i].name) != std::string::npos);
+        share += rows[i].share;
+        macs += rows[i].multiply_adds;
+    }
+    CHECK(share == doctest::Approx(1.0).epsilon(1e-9));
+    int64_t want = 0;
+    for (const Node& node : m.graph.nodes) want += node_multiply_adds(m.graph, node);
+    CHECK(macs == want);
 }
 
 TEST_CASE("fma_peak_gflops: positive with the SIMD kernels, and more threads are not slower than one by half") {

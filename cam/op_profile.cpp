@@ -1,0 +1,50 @@
+#include "cam/op_profile.h"
+
+#include <algorithm>
+
+#include "nn/forward_plan.h"
+#include "nn/op_table.h"
+
+namespace ec {
+
+int64_t node_multiply_adds(const Graph& g, const Node& node) {
+    if (node.op == OpKind::Conv2D) {
+        const ConvGeometry& c = node.conv;
+        return int64_t(c.out_h) * c.out_w * c.out_c * c.kernel_h * c.kernel_w * (c.in_c / c.groups);
+    }
+    if (node.op == OpKind::FullyConnected)
+        return int64_t(g.tensors[size_t(node.inputs[0])].shape[1]) * g.tensors[size_t(node.output)].shape[1];
+    return 0;
+}
+
+std::vector<OpProfileRow> profile_forward_ops(const Network& net, const Tensor& input, const PassTimingOptions& options) {
+    if (options.batch < 1) throw Error("batch must be at least 1, got " + std::to_string(options.batch));
+    if (options.iters < 1) throw Error("iterations must be at least 1, got " + std::to_string(options.iters));
+    const Graph& g = *net.graph;
+    Tensor batch(input.shape.with_batch(options.batch));
+    for (int n = 0; n < options.batch; ++n) std::copy(input.data.begin(), input.data.end(), batch.data.begin() + n * input.numel());
+    ForwardPlan plan = plan_forward(g, {net.logits});
+    plan.images_per_run = 0;
+    Session s;
+    forward(g, s, plan, {&batch});  // warm-up: sizes every buffer
+    s.node_ms.assign(g.nodes.size(), 0.0);
+    for (int i = 0; i < options.iters; ++i) forward(g, s, plan, {&batch});
+
+    std::vector<OpProfileRow> rows;
+    double total = 0;
+    for (int k : plan.nodes) total += s.node_ms[size_t(k)];
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        const double ms = s.node_ms[size_t(plan.nodes[k])] / options.iters;
+        rows.push_back({node.name, op_def(node.op).name, ms, total > 0 ? s.node_ms[size_t(plan.nodes[k])] / total : 0,
+                        node_multiply_adds(g, node)});
+        if (plan.fused[k] >= 0) {  // the folded activation: its time is in the convolution's
+            const Node& act = g.nodes[size_t(plan.fused[k])];
+            rows.push_back({act.name, op_def(act.op).name, 0, 0, 0});
+        }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const OpProfileRow& a, const OpProfileRow& b) { return a.ms > b.ms; });
+    return rows;
+}
+
+}  // namespace ec
