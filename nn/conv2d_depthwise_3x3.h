@@ -12,8 +12,11 @@ bool depthwise_3x3_applies(const ConvGeometry& g);
 void depthwise_3x3_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
                            const ConvGeometry& g);
 
-// Stride 1 only (and padding at most 2): d_in += the gradient, as depthwise_conv2d_backward_input.
+// Stride 1 (padding at most 2) or 2: d_in += the gradient, as depthwise_conv2d_backward_input; d_in = the
+// gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as
+// accumulating onto zeros).
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
-void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g);
+void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                                  bool overwrite = false);
 
 }  // namespace ec

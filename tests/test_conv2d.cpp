@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "nn/conv2d.h"
+#include "nn/conv2d_depthwise_3x3.h"
 #include "nn/tensor.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
@@ -174,6 +176,15 @@ void check_fast_matches_reference(const NamedGeometry& c) {
     ec::conv2d_backward_input_reference(d_in_ref.data(), d_out.data(), filter.data(), g);
     ec::test::check_close_rel_max("backward input", d_in.data(), d_in_ref.data(), int64_t(d_in.size()),
                                   kFastVsReferenceTol);
+
+    // The direct depthwise 3x3 kernel's overwriting form (a gradient buffer's first writer): accumulating onto
+    // zeros, bit for bit, whatever the buffer held.
+    if (ec::depthwise_3x3_backward_input_applies(g)) {
+        std::vector<float> zeros(d_in0.size(), 0.0f), garbage(d_in0.size(), std::numeric_limits<float>::quiet_NaN());
+        ec::depthwise_3x3_backward_input(zeros.data(), d_out.data(), filter.data(), g);
+        ec::depthwise_3x3_backward_input(garbage.data(), d_out.data(), filter.data(), g, true);
+        CHECK(std::memcmp(zeros.data(), garbage.data(), sizeof(float) * zeros.size()) == 0);
+    }
 
     auto d_filter = d_filter0, d_filter_ref = d_filter0;
     auto d_bias = d_bias0, d_bias_ref = d_bias0;
