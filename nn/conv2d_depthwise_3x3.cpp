@@ -69,18 +69,31 @@ inline void st(float* p, Vec v, const Block& b) {
 template <bool kFull>
 inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(ld<kFull>(dst, b), b.bias) : b.bias; }
 
-// Output pixel x of a block, skipping taps that fall in the padding.
+// Output pixel x of a block, skipping taps that fall in the padding (the column range is found once).
 template <bool kFull>
 void pixel_checked(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     Vec acc = start<kFull>(dst, b);
     const int x0 = x * sw.stride - sw.pad_left;
+    const int kx_lo = std::max(0, -x0), kx_hi = std::min(3, sw.src_w - x0);
     for (int ky = 0; ky < 3; ++ky) {
         if (!rows.row[ky]) continue;
-        for (int kx = 0; kx < 3; ++kx) {
-            const int ix = x0 + kx;
-            if (ix < 0 || ix >= sw.src_w) continue;
-            acc = fma(ld<kFull>(rows.row[ky] + int64_t(ix) * sw.channels, b), b.tap[ky * 3 + kx], acc);
-        }
+        const float* p = rows.row[ky] + int64_t(x0) * sw.channels;
+        for (int kx = kx_lo; kx < kx_hi; ++kx) acc = fma(ld<kFull>(p + kx * sw.channels, b), b.tap[ky * 3 + kx], acc);
+    }
+    st<kFull>(dst, acc, b);
+}
+
+// One interior output pixel (every column tap inside the image): what is left after the groups of four.
+template <int kStride, bool kFull>
+void one_pixel(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
+    const int64_t c = sw.channels;
+    Vec acc = start<kFull>(dst, b);
+    for (int ky = 0; ky < 3; ++ky) {
+        if (!rows.row[ky]) continue;
+        const float* p = rows.row[ky] + int64_t(x * kStride - sw.pad_left) * c;
+        acc = fma(ld<kFull>(p, b), b.tap[ky * 3], acc);
+        acc = fma(ld<kFull>(p + c, b), b.tap[ky * 3 + 1], acc);
+        acc = fma(ld<kFull>(p + 2 * c, b), b.tap[ky * 3 + 2], acc);
     }
     st<kFull>(dst, acc, b);
 }
@@ -116,6 +129,7 @@ void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, in
     int x = 0;
     for (; x < x_lo; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
     for (; x + 4 <= x_hi; x += 4) four_pixels<kStride, kFull>(d + x * c, rows, b, sw, x);
+    for (; x < x_hi; ++x) one_pixel<kStride, kFull>(d + x * c, rows, b, sw, x);
     for (; x < sw.dst_w; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
 }
 
