@@ -1,6 +1,7 @@
-// Direct SIMD kernel (nn/simd.h) for MobileNet's depthwise layers: 3x3, multiplier 1, stride 1 or 2, no dilation
-// (internal to nn/). Without AVX-512 or AVX2, or for any other geometry, it declines and conv2d_depthwise.cpp's
-// loops run.
+// Direct SIMD kernels (nn/simd.h) for MobileNet's depthwise layers: 3x3, multiplier 1, stride 1 or 2, no dilation
+// (internal to nn/): forward and input gradient (conv2d_depthwise_3x3.cpp), filter gradient
+// (conv2d_depthwise_3x3_filter.cpp). Without AVX-512 or AVX2, or for any other geometry, they decline and
+// conv2d_depthwise.cpp's loops run.
 #pragma once
 #include "nn/conv2d.h"
 
@@ -18,5 +19,10 @@ void depthwise_3x3_forward(float* out, const float* in, const float* filter, con
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                                   bool overwrite = false);
+
+// d_filter += the filter gradient, d_bias (may be null) += the bias gradient, as depthwise_conv2d_backward_filter;
+// when depthwise_3x3_applies(g) (conv2d_depthwise_3x3_filter.cpp).
+void depthwise_3x3_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
+                                   const ConvGeometry& g);
 
 }  // namespace ec

@@ -92,8 +92,9 @@ std::vector<NamedGeometry> sweep() {
     add("threaded grouped g2 3x3 s1 same 40x40x8->8 n2", make_geometry(2, 40, 40, 8, 8, 3, 3, 1, 1, 2, true));
     add("threaded pointwise 1x1 30x30x40->24 n2", make_geometry(2, 30, 30, 40, 24, 1, 1, 1, 1, 1, true));
     // edges of the SIMD kernels (gemm_kernel.cpp: 12 x 32 (AVX-512) or 6 x 16 (AVX2) micro-tiles, inner blocks of
-    // 128 or 256; conv2d_depthwise_3x3.cpp: 16- or 8-channel blocks, 4 interior pixels a step): rows and columns off the register
-    // block, inner dimensions over one block, channels 1, 3, 5, 17, 96, 960, widths 1..13.
+    // 128 or 256; conv2d_depthwise_3x3*.cpp: 16- or 8-channel blocks, 6, 4 and 1 interior pixels a step, column
+    // pairs for the stride-2 input gradient, border pixels and rows): rows and columns off the register block,
+    // inner dimensions over one block, channels 1, 3, 5, 17, 96, 960, widths 1..13.
     add("pointwise 1x1 5x5x1->1 n1", make_geometry(1, 5, 5, 1, 1, 1, 1, 1, 1, 1, true));
     add("pointwise 1x1 13x11x96->47 n1", make_geometry(1, 13, 11, 96, 47, 1, 1, 1, 1, 1, true));
     add("pointwise 1x1 7x7x960->17 n1", make_geometry(1, 7, 7, 960, 17, 1, 1, 1, 1, 1, true));
