@@ -49,10 +49,13 @@ GradOut input_grad_out(Session& s, const Node& node, const std::vector<char>& wa
     const char state = want_input[size_t(node.inputs[k])];
     return {state ? s.grads[size_t(node.inputs[k])].ptr() : nullptr, state == kGradUnwritten};
 }
-// dx (+)= d: a copy (onto +0, as the accumulating form adds to a zero-filled buffer) when overwriting.
+// dx (+)= d: a copy (onto +0, as the accumulating form adds to a zero-filled buffer) when overwriting; threaded
+// above the size where accumulate() is.
 void pass_gradient(const GradOut& dx, const float* d, int64_t n) {
     if (!dx.overwrite) return accumulate(dx.ptr, d, n);
-    for (int64_t i = 0; i < n; ++i) dx.ptr[i] = 0.0f + d[i];
+    float* out = dx.ptr;
+#pragma omp parallel for simd if (n >= (int64_t(1) << 15))
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f + d[i];
 }
 // The gradient of parameter slot k, or null when not wanted or the parameter is absent.
 float* param_grad(Session& s, const Node& node, bool want_params, size_t k) {
