@@ -1,7 +1,7 @@
 // Whole-model timings on the default model (MobileNetV2 1.0/224, dequantized from its TFLite file) and the
 // reference cat image: forward (batch 1 and 8, every value kept), the planned forward to the logits with and
-// without conv + ReLU6 fusion, forward + the backward explain runs (top-1 logit down to the
-// default CAM target), forward + backward down to the input (what a framework's full backward does), the whole
+// without conv + ReLU6 fusion, planned forward + the backward explain runs (top-1 logit down to the
+// default CAM target), the same down to the input (what a framework's full backward does), the whole
 // explain with all five methods, and Feature Entropy-CAM alone (forward only up to the target).
 //   make BUILD=build bench BENCH_ARGS="--benchmark_filter=Model --benchmark_min_time=0.5"
 // The shared data folder comes from ENTROPYCAM_SHARED (the Makefile exports it). Each benchmark reuses one
@@ -120,16 +120,22 @@ void forward_to_logits(benchmark::State& state) {
     });
 }
 
-// forward + backward from the top-1 logit to `stop` (the CAM target, or -1 for the graph input).
+// forward + backward from the top-1 logit to the CAM target or to the graph input, as the product runs them
+// (cam/explain.cpp): a planned forward that keeps what the backward reads (nn/forward_plan.h: conv + ReLU6
+// pairs fused, other values released after their last reader), then the backward.
 void forward_backward(benchmark::State& state, bool to_input) {
     ec::BackwardRequest req;
+    ec::ForwardPlan plan;
     run_model(state, 1, [&](const Fixture& fx, ec::Session& s) {
         if (req.from < 0) {  // built once, outside the timed loop (the first call is the untimed warm-up)
             req.from = fx.model.logits;
             req.seed = ec::one_hot_seed(fx.model.graph.tensors[fx.model.logits].shape, {fx.top1});
             if (!to_input) req.stop_at = {fx.target};
+            std::vector<int> keep = ec::backward_reads(fx.model.graph, req.from, req.stop_at);
+            keep.insert(keep.end(), req.stop_at.begin(), req.stop_at.end());
+            plan = ec::plan_forward(fx.model.graph, keep);
         }
-        ec::forward(fx.model.graph, s, {&fx.input});
+        ec::forward(fx.model.graph, s, plan, {&fx.input});
         ec::backward(fx.model.graph, s, req);
     });
 }

@@ -24,7 +24,8 @@ struct PassTimings {
     TimingSummary forward;            // logits of the batch (a planned run, nn/forward_plan.h: conv + ReLU6 fused)
     TimingSummary backward;           // explain's planned forward + backward from each row's top-1 logit to the
                                       // default CAM layer
-    TimingSummary backward_input;     // forward (every value kept) + backward from each top-1 logit to the input
+    TimingSummary backward_input;     // planned forward (keeping what the backward reads) + backward from each
+                                      // row's top-1 logit to the input
     TimingSummary explain;            // plan_explain'd explain_input, all five methods (batch 1: one input)
     int64_t forward_multiply_adds = 0;  // per image: convolutions and fully connected layers
 };

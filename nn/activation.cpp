@@ -20,10 +20,26 @@ void relu_forward_t(T* out, const T* in, int64_t n) {
     }
 }
 
+// Backward reads the output y (activation.h). The overwriting form must give what the accumulating one gives
+// on a zero-filled buffer, +0 + term, bit for bit: that is the term, except that -0 becomes +0, hence the
+// (g != 0) in its mask (false for -0; NaN passes).
+// The operands are read into locals first and the mask combined with `&`: a conditional read or add, or a
+// short-circuit &&, keeps GCC 12 from vectorising the loop (scalar branches, several times slower).
 template <typename T>
-void relu_backward_t(T* d_in, const T* d_out, const T* in, int64_t n) {
+void relu_backward_t(T* d_in, const T* d_out, const T* out, int64_t n, bool overwrite) {
+    if (overwrite) {
 #pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) d_in[i] += in[i] > T(0) ? d_out[i] : T(0);
+        for (int64_t i = 0; i < n; ++i) {
+            const T y = out[i], g = d_out[i];
+            d_in[i] = ((y > T(0)) & (g != T(0))) ? g : T(0);
+        }
+    } else {
+#pragma omp parallel for simd if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const T y = out[i], g = d_out[i];
+            d_in[i] += y > T(0) ? g : T(0);
+        }
+    }
 }
 
 template <typename T>
@@ -37,21 +53,40 @@ void relu6_forward_t(T* out, const T* in, int64_t n) {
 }
 
 template <typename T>
-void relu6_backward_t(T* d_in, const T* d_out, const T* in, int64_t n) {
+void relu6_backward_t(T* d_in, const T* d_out, const T* out, int64_t n, bool overwrite) {
+    if (overwrite) {
 #pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) d_in[i] += (in[i] > T(0) && in[i] < T(6)) ? d_out[i] : T(0);
+        for (int64_t i = 0; i < n; ++i) {
+            const T y = out[i], g = d_out[i];
+            d_in[i] = ((y > T(0)) & (y < T(6)) & (g != T(0))) ? g : T(0);
+        }
+    } else {
+#pragma omp parallel for simd if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const T y = out[i], g = d_out[i];
+            d_in[i] += ((y > T(0)) & (y < T(6))) ? g : T(0);
+        }
+    }
 }
 
 }  // namespace
 
 void relu_forward(float* out, const float* in, int64_t n) { relu_forward_t(out, in, n); }
-void relu_backward(float* d_in, const float* d_out, const float* in, int64_t n) { relu_backward_t(d_in, d_out, in, n); }
+void relu_backward(float* d_in, const float* d_out, const float* out, int64_t n, bool overwrite) {
+    relu_backward_t(d_in, d_out, out, n, overwrite);
+}
 void relu6_forward(float* out, const float* in, int64_t n) { relu6_forward_t(out, in, n); }
-void relu6_backward(float* d_in, const float* d_out, const float* in, int64_t n) { relu6_backward_t(d_in, d_out, in, n); }
+void relu6_backward(float* d_in, const float* d_out, const float* out, int64_t n, bool overwrite) {
+    relu6_backward_t(d_in, d_out, out, n, overwrite);
+}
 
 void relu_forward(double* out, const double* in, int64_t n) { relu_forward_t(out, in, n); }
-void relu_backward(double* d_in, const double* d_out, const double* in, int64_t n) { relu_backward_t(d_in, d_out, in, n); }
+void relu_backward(double* d_in, const double* d_out, const double* out, int64_t n, bool overwrite) {
+    relu_backward_t(d_in, d_out, out, n, overwrite);
+}
 void relu6_forward(double* out, const double* in, int64_t n) { relu6_forward_t(out, in, n); }
-void relu6_backward(double* d_in, const double* d_out, const double* in, int64_t n) { relu6_backward_t(d_in, d_out, in, n); }
+void relu6_backward(double* d_in, const double* d_out, const double* out, int64_t n, bool overwrite) {
+    relu6_backward_t(d_in, d_out, out, n, overwrite);
+}
 
 }  // namespace ec

@@ -273,6 +273,7 @@ void depthwise_conv2d_backward_input(float* d_in, const float* d_out, const floa
 // whatever the thread count, so results are reproducible.
 void depthwise_conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
                                       const ConvGeometry& g) {
+    if (depthwise_3x3_applies(g)) return depthwise_3x3_backward_filter(d_filter, d_bias, d_out, in, g);
     if (!blocked_path(g)) return backward_filter_plain(d_filter, d_bias, d_out, in, g);
     const int blocks = (g.in_c + kLanes - 1) / kLanes;
 #pragma omp parallel for schedule(dynamic) if (work(g) >= kParallelMin)

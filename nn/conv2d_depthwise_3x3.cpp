@@ -4,7 +4,8 @@
 // input row of the block is read from L1/L2 once per output row that needs it and nothing is reloaded per tap.
 // Border pixels (taps in the padding) take a checked loop; a last block of fewer than kLanes channels uses masks.
 // The bias and an optional clamp (the fused ReLU6 of conv2d_forward_clamped) are applied before the one store.
-// The stride-1 input gradient is the same sweep (flipped filter) accumulating into d_in.
+// The stride-1 input gradient is the same sweep (flipped filter) accumulating into d_in (or overwriting it); the
+// stride-2 one a gather that takes pairs of input columns (gather_row below).
 #include "nn/conv2d_depthwise_3x3.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
@@ -68,53 +69,67 @@ inline void st(float* p, Vec v, const Block& b) {
 template <bool kFull>
 inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(ld<kFull>(dst, b), b.bias) : b.bias; }
 
-// Output pixel x of a block, skipping taps that fall in the padding.
+// Output pixel x of a block, skipping taps that fall in the padding (the column range is found once).
 template <bool kFull>
 void pixel_checked(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     Vec acc = start<kFull>(dst, b);
     const int x0 = x * sw.stride - sw.pad_left;
+    const int kx_lo = std::max(0, -x0), kx_hi = std::min(3, sw.src_w - x0);
     for (int ky = 0; ky < 3; ++ky) {
         if (!rows.row[ky]) continue;
-        for (int kx = 0; kx < 3; ++kx) {
-            const int ix = x0 + kx;
-            if (ix < 0 || ix >= sw.src_w) continue;
-            acc = fma(ld<kFull>(rows.row[ky] + int64_t(ix) * sw.channels, b), b.tap[ky * 3 + kx], acc);
-        }
+        const float* p = rows.row[ky] + int64_t(x0) * sw.channels;
+        for (int kx = kx_lo; kx < kx_hi; ++kx) acc = fma(ld<kFull>(p + kx * sw.channels, b), b.tap[ky * 3 + kx], acc);
     }
     st<kFull>(dst, acc, b);
 }
 
-// Four interior output pixels x..x+3 (every column tap inside the image).
+// One interior output pixel (every column tap inside the image): what is left after the groups of four.
 template <int kStride, bool kFull>
-void four_pixels(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
+void one_pixel(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     const int64_t c = sw.channels;
-    Vec a0 = start<kFull>(dst, b), a1 = start<kFull>(dst + c, b), a2 = start<kFull>(dst + 2 * c, b),
-        a3 = start<kFull>(dst + 3 * c, b);
+    Vec acc = start<kFull>(dst, b);
+    for (int ky = 0; ky < 3; ++ky) {
+        if (!rows.row[ky]) continue;
+        const float* p = rows.row[ky] + int64_t(x * kStride - sw.pad_left) * c;
+        acc = fma(ld<kFull>(p, b), b.tap[ky * 3], acc);
+        acc = fma(ld<kFull>(p + c, b), b.tap[ky * 3 + 1], acc);
+        acc = fma(ld<kFull>(p + 2 * c, b), b.tap[ky * 3 + 2], acc);
+    }
+    st<kFull>(dst, acc, b);
+}
+
+// kN interior output pixels x..x+kN-1: kN independent accumulator chains hide the FMA latency (4 cycles, 2 FMAs
+// a cycle: 8 chains would be needed to fill the units; 6 accumulators + 9 taps fit AVX2's 16 registers). Each
+// pixel sums its taps in the order of one_pixel, so the group size does not change the results.
+template <int kStride, bool kFull, int kN>
+void n_pixels(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
+    const int64_t c = sw.channels;
+    Vec a[kN];
+#pragma GCC unroll 8
+    for (int i = 0; i < kN; ++i) a[i] = start<kFull>(dst + i * c, b);
     for (int ky = 0; ky < 3; ++ky) {
         if (!rows.row[ky]) continue;
         const float* p = rows.row[ky] + int64_t(x * kStride - sw.pad_left) * c;
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; ++kx) {
             const Vec f = b.tap[ky * 3 + kx];
-            a0 = fma(ld<kFull>(p + (0 * kStride + kx) * c, b), f, a0);
-            a1 = fma(ld<kFull>(p + (1 * kStride + kx) * c, b), f, a1);
-            a2 = fma(ld<kFull>(p + (2 * kStride + kx) * c, b), f, a2);
-            a3 = fma(ld<kFull>(p + (3 * kStride + kx) * c, b), f, a3);
+#pragma GCC unroll 8
+            for (int i = 0; i < kN; ++i) a[i] = fma(ld<kFull>(p + (i * kStride + kx) * c, b), f, a[i]);
         }
     }
-    st<kFull>(dst, a0, b);
-    st<kFull>(dst + c, a1, b);
-    st<kFull>(dst + 2 * c, a2, b);
-    st<kFull>(dst + 3 * c, a3, b);
+#pragma GCC unroll 8
+    for (int i = 0; i < kN; ++i) st<kFull>(dst + i * c, a[i], b);
 }
 
-// One block of channels of a destination row: checked borders, four pixels at a time inside.
+// One block of channels of a destination row: checked borders, six (then four, then one) pixels at a time inside.
 template <int kStride, bool kFull>
 void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, int x_lo, int x_hi) {
     const int64_t c = sw.channels;
     int x = 0;
     for (; x < x_lo; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
-    for (; x + 4 <= x_hi; x += 4) four_pixels<kStride, kFull>(d + x * c, rows, b, sw, x);
+    for (; x + 6 <= x_hi; x += 6) n_pixels<kStride, kFull, 6>(d + x * c, rows, b, sw, x);
+    for (; x + 4 <= x_hi; x += 4) n_pixels<kStride, kFull, 4>(d + x * c, rows, b, sw, x);
+    for (; x < x_hi; ++x) one_pixel<kStride, kFull>(d + x * c, rows, b, sw, x);
     for (; x < sw.dst_w; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
 }
 
@@ -156,6 +171,100 @@ void run_sweep(const Sweep& sw, int batch) {
         }
 }
 
+// ------------------------------------------------------------------ stride-2 input gradient: a gather
+// Input pixel (iy, ix) receives d_out[oy, ox] * filter[ky, kx] for every tap with iy = 2 oy - pad_top + ky and
+// ix = 2 ox - pad_left + kx. With r = iy + pad_top: an even r takes ky = 0 (oy = r / 2) and ky = 2 (oy = r / 2 - 1),
+// an odd r takes ky = 1 (oy = (r - 1) / 2); columns likewise with q = ix + pad_left. So an (even, odd) pair of
+// input columns reads the same two d_out pixels of each row, ox - 1 and ox = q / 2: two loads, three FMAs.
+struct GatherRows {  // the d_out rows (at the block's first channel) an input row reads, and their ky
+    const float* row[2];
+    int ky[2];
+    int count = 0;
+};
+
+struct Gather {
+    const float* d_out;
+    float* d_in;
+    const float* filter;
+    const ConvGeometry& g;
+    bool accumulate;
+};
+
+// Input pixel with q = ix + pad_left, taps outside d_out skipped.
+template <bool kFull>
+void gather_pixel_checked(float* dst, const GatherRows& rows, const Block& b, int q, int out_w, int64_t c) {
+    Vec acc = start<kFull>(dst, b);
+    for (int r = 0; r < rows.count; ++r) {
+        const float* p = rows.row[r];
+        const Vec* tap = b.tap + rows.ky[r] * 3;
+        if (q % 2 == 0) {
+            const int ox = q / 2;
+            if (ox < out_w) acc = fma(ld<kFull>(p + ox * c, b), tap[0], acc);
+            if (ox >= 1 && ox - 1 < out_w) acc = fma(ld<kFull>(p + (ox - 1) * c, b), tap[2], acc);
+        } else {
+            const int ox = (q - 1) / 2;
+            if (ox < out_w) acc = fma(ld<kFull>(p + ox * c, b), tap[1], acc);
+        }
+    }
+    st<kFull>(dst, acc, b);
+}
+
+// Input pixels q and q + 1 (q even, 1 <= q / 2 < out_w): the same sums as gather_pixel_checked, unchecked.
+template <bool kFull>
+void gather_pair(float* dst, const GatherRows& rows, const Block& b, int q, int64_t c) {
+    Vec even = start<kFull>(dst, b), odd = start<kFull>(dst + c, b);
+    const int ox = q / 2;
+    for (int r = 0; r < rows.count; ++r) {
+        const Vec* tap = b.tap + rows.ky[r] * 3;
+        const Vec right = ld<kFull>(rows.row[r] + ox * c, b), left = ld<kFull>(rows.row[r] + (ox - 1) * c, b);
+        even = fma(left, tap[2], fma(right, tap[0], even));
+        odd = fma(right, tap[1], odd);
+    }
+    st<kFull>(dst, even, b);
+    st<kFull>(dst + c, odd, b);
+}
+
+template <bool kFull>
+void gather_block(float* d, const GatherRows& rows, const Block& b, const ConvGeometry& g) {
+    const int64_t c = g.in_c;
+    int ix = 0;
+    for (; ix < g.in_w; ++ix) {
+        const int q = ix + g.pad_left;
+        if (q % 2 == 0 && q >= 2 && q / 2 < g.out_w && ix + 1 < g.in_w) break;  // the pairs start here
+        gather_pixel_checked<kFull>(d + ix * c, rows, b, q, g.out_w, c);
+    }
+    for (; ix + 1 < g.in_w && (ix + g.pad_left) / 2 < g.out_w; ix += 2) gather_pair<kFull>(d + ix * c, rows, b, ix + g.pad_left, c);
+    for (; ix < g.in_w; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
+}
+
+// Input row (n, iy), all channels: d_in (+)= the gathered sums.
+void gather_row(const Gather& ga, int n, int iy) {
+    const ConvGeometry& g = ga.g;
+    const int64_t c = g.in_c;
+    const int r = iy + g.pad_top;
+    GatherRows rows;
+    auto add_row = [&](int oy, int ky) {
+        if (oy < 0 || oy >= g.out_h) return;
+        rows.row[rows.count] = ga.d_out + (int64_t(n) * g.out_h + oy) * g.out_w * c;
+        rows.ky[rows.count++] = ky;
+    };
+    if (r % 2 == 0) add_row(r / 2, 0), add_row(r / 2 - 1, 2);
+    else add_row((r - 1) / 2, 1);
+    float* d_row = ga.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * c;
+    for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
+        Block b;
+        b.mask = first_lanes(int(std::min<int64_t>(kLanes, c - c0)));
+        for (int t = 0; t < 9; ++t) b.tap[t] = load(ga.filter + t * c + c0, b.mask);
+        b.bias = zero();
+        b.lo = broadcast(-std::numeric_limits<float>::infinity()), b.hi = broadcast(std::numeric_limits<float>::infinity());
+        b.accumulate = ga.accumulate;
+        GatherRows at = rows;
+        for (int k = 0; k < at.count; ++k) at.row[k] += c0;
+        if (c - c0 >= kLanes) gather_block<true>(d_row + c0, at, b, g);
+        else gather_block<false>(d_row + c0, at, b, g);
+    }
+}
+
 }  // namespace
 
 bool depthwise_3x3_applies(const ConvGeometry& g) {
@@ -171,14 +280,22 @@ void depthwise_3x3_forward(float* out, const float* in, const float* filter, con
 }
 
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
-    return depthwise_3x3_applies(g) && g.stride_h == 1 && g.pad_top <= 2 && g.pad_left <= 2;
+    return depthwise_3x3_applies(g) && (g.stride_h == 2 || (g.pad_top <= 2 && g.pad_left <= 2));
 }
 
-void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g) {
+void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                                  bool overwrite) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
-    run_sweep(Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top, 2 - g.pad_left, filter,
-                    true, nullptr, true, -kInf, kInf},
-              g.batch);
+    if (g.stride_h == 1)
+        return run_sweep(Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top,
+                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf},
+                         g.batch);
+    const Gather ga{d_out, d_in, filter, g, !overwrite};
+    // Each input row is written by one thread; a row costs about a quarter of a forward output row's taps.
+    const int64_t work = int64_t(g.batch) * g.in_h * g.in_w * g.in_c * 9 / 4;
+#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= kParallelMin)
+    for (int n = 0; n < g.batch; ++n)
+        for (int iy = 0; iy < g.in_h; ++iy) gather_row(ga, n, iy);
 }
 
 }  // namespace ec
@@ -189,7 +306,7 @@ namespace ec {
 bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
-void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&) {}
+void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool) {}
 }  // namespace ec
 
 #endif

@@ -1,6 +1,7 @@
-// Direct SIMD kernel (nn/simd.h) for MobileNet's depthwise layers: 3x3, multiplier 1, stride 1 or 2, no dilation
-// (internal to nn/). Without AVX-512 or AVX2, or for any other geometry, it declines and conv2d_depthwise.cpp's
-// loops run.
+// Direct SIMD kernels (nn/simd.h) for MobileNet's depthwise layers: 3x3, multiplier 1, stride 1 or 2, no dilation
+// (internal to nn/): forward and input gradient (conv2d_depthwise_3x3.cpp), filter gradient
+// (conv2d_depthwise_3x3_filter.cpp). Without AVX-512 or AVX2, or for any other geometry, they decline and
+// conv2d_depthwise.cpp's loops run.
 #pragma once
 #include "nn/conv2d.h"
 
@@ -12,8 +13,16 @@ bool depthwise_3x3_applies(const ConvGeometry& g);
 void depthwise_3x3_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
                            const ConvGeometry& g);
 
-// Stride 1 only (and padding at most 2): d_in += the gradient, as depthwise_conv2d_backward_input.
+// Stride 1 (padding at most 2) or 2: d_in += the gradient, as depthwise_conv2d_backward_input; d_in = the
+// gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as
+// accumulating onto zeros).
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
-void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g);
+void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                                  bool overwrite = false);
+
+// d_filter += the filter gradient, d_bias (may be null) += the bias gradient, as depthwise_conv2d_backward_filter;
+// when depthwise_3x3_applies(g) (conv2d_depthwise_3x3_filter.cpp).
+void depthwise_3x3_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
+                                   const ConvGeometry& g);
 
 }  // namespace ec

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "nn/op_table.h"
+
 namespace ec {
 namespace {
 
@@ -100,15 +102,21 @@ bool backward_runs(const Node& node, const std::vector<char>& on_path) {
            std::any_of(node.inputs.begin(), node.inputs.end(), [&](int t) { return on_path[size_t(t)] != 0; });
 }
 
+std::vector<int> values_backward_reads(const Node& node) {
+    const uint8_t reads = op_def(node.op).backward_reads;
+    std::vector<int> out;
+    if (reads & kReadsInputs) out = node.inputs;
+    if (reads & kReadsOutput) out.push_back(node.output);
+    return out;
+}
+
 std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at) {
     const std::vector<char> on_path = backward_path(g, from, stop_at.empty() ? g.inputs : stop_at);
     std::vector<char> read(g.tensors.size(), 0);
     read[size_t(from)] = 1;
-    for (const Node& node : g.nodes) {
-        if (!backward_runs(node, on_path)) continue;
-        read[size_t(node.output)] = 1;
-        for (int t : node.inputs) read[size_t(t)] = 1;
-    }
+    for (const Node& node : g.nodes)
+        if (backward_runs(node, on_path))
+            for (int t : values_backward_reads(node)) read[size_t(t)] = 1;
     std::vector<int> out;
     for (size_t t = 0; t < read.size(); ++t)
         if (read[t]) out.push_back(int(t));

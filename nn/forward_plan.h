@@ -51,15 +51,19 @@ int images_per_run_in_cache(const Graph& g, const ForwardPlan& plan);
 // (fuse_activations = false: none, for comparing). Error for an id outside the graph.
 ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations = true);
 
-// The tensors whose values backward(from, stop_at) reads: the inputs and outputs of every node it runs
-// (conservatively: a node whose backward needs neither still has them kept). Add them to a plan's `keep`
-// when a backward follows the forward run. stop_at empty = the graph inputs, as in BackwardRequest.
+// The tensors whose values backward(from, stop_at) reads: `from` and, for every node it runs, the values its
+// op's backward reads (OpDef::backward_reads: a convolution its input, not its output; ReLU/ReLU6 their
+// output, not their input; other ops, conservatively, both). Add them to a plan's `keep` when a backward
+// follows the forward run: a convolution + ReLU/ReLU6 pair then still fuses, its pre-activation tensor never
+// existing. stop_at empty = the graph inputs, as in BackwardRequest.
 std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at);
 
 // Runs the plan's nodes on `inputs` (as forward()), releasing values as planned.
 void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs);
 
 // ---- Used by the runner (graph_run.cpp). ----
+// The tensors whose forward values the backward of `node` reads (OpDef::backward_reads).
+std::vector<int> values_backward_reads(const Node& node);
 // Which tensors a backward from `from` to `stops` gives a gradient: those on a path from a stop to `from`.
 std::vector<char> backward_path(const Graph& g, int from, const std::vector<int>& stops);
 // Whether backward runs `node`: its output is on the path and it passes gradient to an input on it.

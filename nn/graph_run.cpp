@@ -119,20 +119,29 @@ void forward_until(const Graph& g, Session& s, const std::vector<const Tensor*>&
 
 namespace {
 
-// Backward of one node: input gradients where want_input[t], parameter gradients if want_params.
+// Backward of one node: input gradients where want_input[t] (a GradState), parameter gradients if want_params.
 void run_backward_node(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     op_def(node.op).backward(g, s, node, want_input, want_params);
 }
 
-// A node's backward reads the forward values of its inputs and output: a forward run must have kept them.
+// A node's backward reads forward values (OpDef::backward_reads): a forward run must have kept them.
 void check_values_kept(const Graph& g, const Session& s, const Node& node) {
-    auto check = [&](int t) {
+    for (int t : values_backward_reads(node))
         if (s.values[size_t(t)].numel() != g.tensors[size_t(t)].shape.with_batch(s.batch).numel())
             throw Error("backward: the forward run did not keep the value of '" + g.tensors[size_t(t)].name +
                         "', which the backward of node '" + node.name + "' reads (keep backward_reads, nn/forward_plan.h)");
-    };
-    for (int t : node.inputs) check(t);
-    check(node.output);
+}
+
+// A node that reads one tensor twice (add(x, x)) would see it unwritten at both reads: it is zero-filled first.
+void zero_fill_repeated_inputs(Session& s, const Node& node, std::vector<char>& state) {
+    for (size_t a = 0; a < node.inputs.size(); ++a)
+        for (size_t b = a + 1; b < node.inputs.size(); ++b) {
+            const int t = node.inputs[a];
+            if (t == node.inputs[b] && state[size_t(t)] == kGradUnwritten) {
+                s.grads[size_t(t)].fill(0.0f);
+                state[size_t(t)] = kGradAccumulate;
+            }
+        }
 }
 
 }  // namespace
@@ -145,21 +154,25 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         throw Error("backward: seed " + req.seed.shape.str() + " does not match '" + g.tensors[req.from].name + "' " +
                     from_shape.str());
 
-    // A tensor's gradient is needed when it lies on a path from a stop tensor to `from`.
+    // A tensor's gradient is needed when it lies on a path from a stop tensor to `from`. Its buffer is not
+    // zero-filled here: its first writer (the first of its readers to run backward) overwrites it, or zero-fills
+    // it and adds (GradState, nn/op_table.h).
     const std::vector<char> needed = backward_path(g, req.from, req.stop_at.empty() ? g.inputs : req.stop_at);
+    if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
+    for (const Node& node : g.nodes)
+        if (backward_runs(node, needed)) check_values_kept(g, s, node);
+    std::vector<char> state(g.tensors.size(), kGradNotWanted);
     for (size_t t = 0; t < g.tensors.size(); ++t) {
         if (needed[t]) {
             s.grads[t].reshape_storage(g.tensors[t].shape.with_batch(s.batch));
-            s.grads[t].fill(0.0f);
+            state[t] = kGradUnwritten;
         } else {
             s.grads[t].data.clear();
             s.grads[t].shape = Shape();
         }
     }
-    if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
-    s.grads[req.from].data = req.seed.data;
-    for (const Node& node : g.nodes)
-        if (backward_runs(node, needed)) check_values_kept(g, s, node);
+    std::copy(req.seed.data.begin(), req.seed.data.end(), s.grads[req.from].data.begin());
+    state[size_t(req.from)] = kGradAccumulate;
 
     for (auto& pg : s.param_grads) { pg.data.clear(); pg.shape = Shape(); }
     int run = 0;
@@ -169,9 +182,15 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         if (req.param_grads)
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }
-        run_backward_node(g, s, node, needed, req.param_grads);
+        zero_fill_repeated_inputs(s, node, state);
+        run_backward_node(g, s, node, state, req.param_grads);
+        for (int t : node.inputs)
+            if (state[size_t(t)] == kGradUnwritten) state[size_t(t)] = kGradAccumulate;  // written now
         ++run;
     }
+    // Every needed tensor but `from` is an input of a node that ran, so all are written: this is a safeguard.
+    for (size_t t = 0; t < g.tensors.size(); ++t)
+        if (state[t] == kGradUnwritten) s.grads[t].fill(0.0f);
     s.nodes_run_backward = run;
     return run;
 }

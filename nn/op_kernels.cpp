@@ -1,11 +1,13 @@
 // Forward and backward of every op (the op table's forward / backward): each reads its tensors from the
 // Session and calls its kernel with the batch the session runs. Shapes were checked when the graph was built.
-// Backward accumulates into the gradients it is asked for (want_input, want_params) and skips the others.
+// Backward accumulates into the gradients it is asked for (want_input, want_params) and skips the others; an
+// input gradient it writes first (kGradUnwritten) it overwrites where the kernel can, else zero-fills first.
 #include <algorithm>
 #include <limits>
 
 #include "nn/activation.h"
 #include "nn/concat.h"
+#include "nn/conv2d_depthwise_3x3.h"
 #include "nn/dense.h"
 #include "nn/op_impl.h"
 #include "nn/softmax.h"
@@ -30,10 +32,30 @@ Io io(Session& s, const Node& node) {
     return {out, s.values[size_t(node.inputs[0])], out.numel()};
 }
 
-// The gradient of input k, or null when it is not wanted.
+// The gradient of input k to accumulate into, or null when it is not wanted; zero-filled first when this node
+// is its first writer.
 float* input_grad(Session& s, const Node& node, const std::vector<char>& want_input, size_t k) {
     const int t = node.inputs[k];
+    if (want_input[size_t(t)] == kGradUnwritten) s.grads[size_t(t)].fill(0.0f);
     return want_input[size_t(t)] ? s.grads[size_t(t)].ptr() : nullptr;
+}
+// The gradient of input k for a kernel that can overwrite: null when not wanted; overwrite when this node is
+// its first writer (the buffer's contents are unspecified).
+struct GradOut {
+    float* ptr;
+    bool overwrite;
+};
+GradOut input_grad_out(Session& s, const Node& node, const std::vector<char>& want_input, size_t k) {
+    const char state = want_input[size_t(node.inputs[k])];
+    return {state ? s.grads[size_t(node.inputs[k])].ptr() : nullptr, state == kGradUnwritten};
+}
+// dx (+)= d: a copy (onto +0, as the accumulating form adds to a zero-filled buffer) when overwriting; threaded
+// above the size where accumulate() is.
+void pass_gradient(const GradOut& dx, const float* d, int64_t n) {
+    if (!dx.overwrite) return accumulate(dx.ptr, d, n);
+    float* out = dx.ptr;
+#pragma omp parallel for simd if (n >= (int64_t(1) << 15))
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f + d[i];
 }
 // The gradient of parameter slot k, or null when not wanted or the parameter is absent.
 float* param_grad(Session& s, const Node& node, bool want_params, size_t k) {
@@ -62,8 +84,11 @@ void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, con
 }
 void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     const ConvGeometry geo = batched(node.conv, s.batch);
-    if (float* dx = input_grad(s, node, want_input, 0))
-        conv2d_backward_input(dx, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
+    const GradOut dx = input_grad_out(s, node, want_input, 0);
+    if (dx.ptr && dx.overwrite && depthwise_3x3_backward_input_applies(geo))  // MobileNet's depthwise layers
+        depthwise_3x3_backward_input(dx.ptr, dout(s, node).ptr(), param_data(g, node.params[0]), geo, true);
+    else if (float* d_in = input_grad(s, node, want_input, 0))
+        conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
     if (want_params)
         conv2d_backward_filter(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
                                s.values[size_t(node.inputs[0])].ptr(), geo, s.scratch.data());
@@ -83,7 +108,7 @@ void bias_add_forward(const Graph& g, Session& s, const Node& node) {
 }
 void bias_add_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     const Tensor& d = dout(s, node);
-    if (float* dx = input_grad(s, node, want_input, 0)) accumulate(dx, d.ptr(), d.numel());
+    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr) pass_gradient(dx, d.ptr(), d.numel());
     if (want_params) bias_add_backward_bias(param_grad(s, node, true, 0), d.ptr(), d.numel() / d.shape.c(), d.shape.c());
 }
 
@@ -91,18 +116,22 @@ void relu_forward(const Graph&, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::relu_forward(v.out.ptr(), v.x.ptr(), v.count);
 }
+// Reads the activation's output (nn/activation.h), so the pre-activation tensor need not be kept.
 void relu_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
-    if (float* dx = input_grad(s, node, want_input, 0))
-        ec::relu_backward(dx, dout(s, node).ptr(), s.values[size_t(node.inputs[0])].ptr(), dout(s, node).numel());
+    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr)
+        ec::relu_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(),
+                          dx.overwrite);
 }
 
 void relu6_forward(const Graph&, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::relu6_forward(v.out.ptr(), v.x.ptr(), v.count);
 }
+// Reads the activation's output (nn/activation.h), so the pre-activation tensor need not be kept.
 void relu6_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
-    if (float* dx = input_grad(s, node, want_input, 0))
-        ec::relu6_backward(dx, dout(s, node).ptr(), s.values[size_t(node.inputs[0])].ptr(), dout(s, node).numel());
+    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr)
+        ec::relu6_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(),
+                          dx.overwrite);
 }
 
 void add_forward(const Graph&, Session& s, const Node& node) {
@@ -111,8 +140,8 @@ void add_forward(const Graph&, Session& s, const Node& node) {
 }
 void add_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
     const Tensor& d = dout(s, node);
-    for (size_t k = 0; k < 2; ++k)
-        if (float* dx = input_grad(s, node, want_input, k)) accumulate(dx, d.ptr(), d.numel());
+    for (size_t k = 0; k < 2; ++k)  // the runner zero-fills an unwritten input read twice (add(x, x)) beforehand
+        if (const GradOut dx = input_grad_out(s, node, want_input, k); dx.ptr) pass_gradient(dx, d.ptr(), d.numel());
 }
 
 void max_pool_forward(const Graph&, Session& s, const Node& node) {
@@ -163,7 +192,8 @@ void reshape_forward(const Graph&, Session& s, const Node& node) {
     std::copy(v.x.data.begin(), v.x.data.end(), v.out.data.begin());
 }
 void reshape_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
-    if (float* dx = input_grad(s, node, want_input, 0)) accumulate(dx, dout(s, node).ptr(), dout(s, node).numel());
+    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr)
+        pass_gradient(dx, dout(s, node).ptr(), dout(s, node).numel());
 }
 
 // Concat takes up to kMaxConcatInputs inputs; the pointer and width lists are sized per node (no fixed arrays).
@@ -202,8 +232,9 @@ void softmax_cross_entropy_forward(const Graph&, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::softmax_cross_entropy_forward(v.out.ptr(), v.x.ptr(), s.values[size_t(node.inputs[1])].ptr(), s.batch, v.x.shape[1]);
 }
-// The target is data, not a learned quantity: only the logits get a gradient.
+// The target is data, not a learned quantity: only the logits get a gradient (the target's, if asked, is 0).
 void softmax_cross_entropy_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
+    input_grad(s, node, want_input, 1);  // zero-fills it when this node is its first writer
     const Tensor& x = s.values[size_t(node.inputs[0])];
     if (float* dx = input_grad(s, node, want_input, 0))
         ec::softmax_cross_entropy_backward(dx, dout(s, node).ptr(), x.ptr(), s.values[size_t(node.inputs[1])].ptr(), s.batch,

@@ -12,15 +12,15 @@ using namespace ops;
 constexpr OpDef kOps[] = {
     // kind                         name                   code in   in                params req attrs
     {OpKind::Conv2D,              "Conv2D",              1,  1, 1,                2, 1, AttrKind::Conv,  conv2d_shape,
-     conv2d_scratch, conv2d_forward, conv2d_backward},
+     conv2d_scratch, conv2d_forward, conv2d_backward, kReadsInputs},  // the input, for the filter gradient
     {OpKind::Pad,                 "Pad",                 2,  1, 1,                0, 0, AttrKind::Pad,   pad_shape,
      nullptr, pad_forward, pad_backward},
     {OpKind::BiasAdd,             "BiasAdd",             3,  1, 1,                1, 1, AttrKind::None,  bias_add_shape,
      nullptr, bias_add_forward, bias_add_backward},
     {OpKind::Relu,                "Relu",                4,  1, 1,                0, 0, AttrKind::None,  relu_shape,
-     nullptr, relu_forward, relu_backward},
+     nullptr, relu_forward, relu_backward, kReadsOutput},  // nn/activation.h
     {OpKind::Relu6,               "Relu6",               5,  1, 1,                0, 0, AttrKind::None,  relu6_shape,
-     nullptr, relu6_forward, relu6_backward},
+     nullptr, relu6_forward, relu6_backward, kReadsOutput},  // nn/activation.h
     {OpKind::Add,                 "Add",                 6,  2, 2,                0, 0, AttrKind::None,  add_shape,
      nullptr, add_forward, add_backward},
     {OpKind::MaxPool,             "MaxPool",             7,  1, 1,                0, 0, AttrKind::Pool,  max_pool_shape,

@@ -41,10 +41,21 @@ struct NodeAttrs {
 
 using ShapeRule = Shape (*)(const Graph& g, Node& node, const NodeAttrs& attrs);
 using ForwardFn = void (*)(const Graph& g, Session& s, const Node& node);
-// Input gradients (accumulated, +=) of the inputs t with want_input[t]; parameter gradients if want_params.
+// What want_input[t] says to a backward function about input t's gradient buffer.
+enum GradState : char {
+    kGradNotWanted = 0,
+    kGradAccumulate = 1,  // holds a partial sum: add to it (+=)
+    kGradUnwritten = 2,   // this node is its first writer and its contents are unspecified: overwrite it, or
+                          // zero-fill it and add (nothing is zero-filled that its first writer overwrites anyway)
+};
+// Input gradients of the inputs t with want_input[t] (a GradState): every wanted input's buffer holds its
+// gradient contribution afterwards, also when the op passes none (zero-filled). Parameter gradients
+// (accumulated) if want_params.
 using BackwardFn = void (*)(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input,
                             bool want_params);
 using ScratchFn = size_t (*)(const Node& node, int batch);
+
+enum BackwardReads : uint8_t { kReadsInputs = 1, kReadsOutput = 2 };
 
 struct OpDef {
     OpKind kind;
@@ -61,6 +72,9 @@ struct OpDef {
     ScratchFn scratch_floats;      // kernel scratch for a batch; null when the op needs none
     ForwardFn forward;
     BackwardFn backward;
+    // The forward values the backward reads (BackwardReads flags): a forward run that feeds a backward keeps
+    // them (backward_reads, nn/forward_plan.h) and backward() checks that it did.
+    uint8_t backward_reads = kReadsInputs | kReadsOutput;
 };
 
 constexpr int kOpKindCount = int(OpKind::SoftmaxCrossEntropy) + 1;

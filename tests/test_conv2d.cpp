@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "nn/conv2d.h"
+#include "nn/conv2d_depthwise_3x3.h"
 #include "nn/tensor.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
@@ -90,8 +92,9 @@ std::vector<NamedGeometry> sweep() {
     add("threaded grouped g2 3x3 s1 same 40x40x8->8 n2", make_geometry(2, 40, 40, 8, 8, 3, 3, 1, 1, 2, true));
     add("threaded pointwise 1x1 30x30x40->24 n2", make_geometry(2, 30, 30, 40, 24, 1, 1, 1, 1, 1, true));
     // edges of the SIMD kernels (gemm_kernel.cpp: 12 x 32 (AVX-512) or 6 x 16 (AVX2) micro-tiles, inner blocks of
-    // 128 or 256; conv2d_depthwise_3x3.cpp: 16- or 8-channel blocks, 4 interior pixels a step): rows and columns off the register
-    // block, inner dimensions over one block, channels 1, 3, 5, 17, 96, 960, widths 1..13.
+    // 128 or 256; conv2d_depthwise_3x3*.cpp: 16- or 8-channel blocks, 6, 4 and 1 interior pixels a step, column
+    // pairs for the stride-2 input gradient, border pixels and rows): rows and columns off the register block,
+    // inner dimensions over one block, channels 1, 3, 5, 17, 96, 960, widths 1..13.
     add("pointwise 1x1 5x5x1->1 n1", make_geometry(1, 5, 5, 1, 1, 1, 1, 1, 1, 1, true));
     add("pointwise 1x1 13x11x96->47 n1", make_geometry(1, 13, 11, 96, 47, 1, 1, 1, 1, 1, true));
     add("pointwise 1x1 7x7x960->17 n1", make_geometry(1, 7, 7, 960, 17, 1, 1, 1, 1, 1, true));
@@ -174,6 +177,15 @@ void check_fast_matches_reference(const NamedGeometry& c) {
     ec::conv2d_backward_input_reference(d_in_ref.data(), d_out.data(), filter.data(), g);
     ec::test::check_close_rel_max("backward input", d_in.data(), d_in_ref.data(), int64_t(d_in.size()),
                                   kFastVsReferenceTol);
+
+    // The direct depthwise 3x3 kernel's overwriting form (a gradient buffer's first writer): accumulating onto
+    // zeros, bit for bit, whatever the buffer held.
+    if (ec::depthwise_3x3_backward_input_applies(g)) {
+        std::vector<float> zeros(d_in0.size(), 0.0f), garbage(d_in0.size(), std::numeric_limits<float>::quiet_NaN());
+        ec::depthwise_3x3_backward_input(zeros.data(), d_out.data(), filter.data(), g);
+        ec::depthwise_3x3_backward_input(garbage.data(), d_out.data(), filter.data(), g, true);
+        CHECK(std::memcmp(zeros.data(), garbage.data(), sizeof(float) * zeros.size()) == 0);
+    }
 
     auto d_filter = d_filter0, d_filter_ref = d_filter0;
     auto d_bias = d_bias0, d_bias_ref = d_bias0;

@@ -3,6 +3,7 @@
 // when the batch size changes), and backward refuses to read a value the run did not keep. Fused conv + ReLU6
 // pairs give the unfused values and gradients bit for bit.
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -150,7 +151,7 @@ TEST_CASE("forward plan: explain's plan keeps what backward reads (same gradient
         CHECK(lean.values[size_t(target)].data == full.values[size_t(target)].data);
         CHECK(lean.values[size_t(r.x)].data.empty());  // nothing below the target is kept
     }
-    // Only the logits kept: the backward to the depthwise output needs the ReLU6 inputs and says which.
+    // Only the logits kept: the backward to the depthwise output needs the ReLU6 outputs and says which.
     Session s;
     forward_until(r.g, s, {&x}, r.logits);
     BackwardRequest req{r.logits, one_hot_seed(Shape{3, 5}, {0, 1, 2}), {r.dw}, false};
@@ -285,4 +286,59 @@ TEST_CASE("forward plan: on MobileNetV2 the fused plan gives the unfused logits,
         forward_until(m.graph, c, {&x}, m.logits);
         CHECK(c.values[size_t(m.logits)].data == b.values[size_t(m.logits)].data);
     }
+}
+
+// A backward reads a ReLU/ReLU6's output, not its input, and a convolution's input, not its output
+// (OpDef::backward_reads): a plan that feeds a backward still fuses every conv + activation pair.
+TEST_CASE("forward plan: a plan feeding a backward to the input fuses every pair; same input gradient bit for bit") {
+    std::mt19937 rng(16);
+    Net r = small_net(rng);
+    const Tensor x = random_batch(r.g, 3, rng);
+    const std::vector<int> reads = backward_reads(r.g, r.logits, {});
+    for (const char* pre : {"stem/conv", "expand/conv", "dw/conv", "head/conv"})
+        CHECK(std::find(reads.begin(), reads.end(), r.g.tensor(pre)) == reads.end());
+    const ForwardPlan plan = plan_forward(r.g, reads);
+    CHECK(std::count_if(plan.fused.begin(), plan.fused.end(), [](int a) { return a >= 0; }) == 4);
+    Session planned, full;
+    forward(r.g, planned, plan, {&x});
+    forward(r.g, full, {&x});
+    CHECK(planned.values[size_t(r.g.tensor("dw/conv"))].data.empty());  // never materialised
+    for (bool params : {false, true}) {
+        INFO("param_grads " << params);
+        BackwardRequest req{r.logits, one_hot_seed(Shape{3, 5}, {4, 0, 2}), {}, params};
+        backward(r.g, planned, req);
+        backward(r.g, full, req);
+        const Tensor &a = planned.grads[size_t(r.x)], &b = full.grads[size_t(r.x)];
+        REQUIRE(a.numel() == x.numel());
+        CHECK(std::memcmp(a.ptr(), b.ptr(), sizeof(float) * size_t(a.numel())) == 0);
+        for (size_t p = 0; p < r.g.params.size(); ++p)
+            CHECK(planned.param_grads[p].data == full.param_grads[p].data);
+        // Backward twice in a row (the buffers now hold the last gradients): the same values again.
+        const std::vector<float> again = a.data;
+        backward(r.g, planned, req);
+        CHECK(planned.grads[size_t(r.x)].data == again);
+    }
+}
+
+// The same on the real network and the reference input: the plan the product uses for a backward to the input.
+TEST_CASE("forward plan: MobileNetV2 fused plan + backward to the input gives the unfused full run's gradient bit for bit" *
+          test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const ForwardPlan plan = plan_forward(m.graph, backward_reads(m.graph, m.logits, {}));
+    const auto count = std::count_if(plan.fused.begin(), plan.fused.end(), [](int a) { return a >= 0; });
+    INFO(count << " conv + ReLU6 pairs fused");
+    CHECK(count == 35);  // MobileNetV2: every conv + ReLU6 pair
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Session a, b;
+    forward(m.graph, a, plan, {&x});
+    forward(m.graph, b, {&x});  // every value, nothing fused
+    CHECK(a.values[size_t(m.logits)].data == b.values[size_t(m.logits)].data);
+    const int cls = top_k(b.values[size_t(m.logits)], 0, 1)[0];
+    const BackwardRequest req{m.logits, one_hot_seed(b.values[size_t(m.logits)].shape, {cls}), {}, false};
+    backward(m.graph, a, req);
+    backward(m.graph, b, req);
+    const int input = m.graph.inputs[0];
+    REQUIRE(a.grads[size_t(input)].numel() == x.numel());
+    CHECK(std::memcmp(a.grads[size_t(input)].ptr(), b.grads[size_t(input)].ptr(), sizeof(float) * size_t(x.numel())) == 0);
+    CHECK(test::max_abs(a.grads[size_t(input)].ptr(), x.numel()) > 0);  // a gradient, not zeros
 }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <tuple>
@@ -85,10 +87,14 @@ TEST_CASE("relu and relu6 gradients match finite differences away from the kinks
     const Vec w = random_vector(rng, n);
     Vec out(n);
 
-    const Vec d_relu = accumulated_gradient(rng, n, [&](double* d) { ec::relu_backward(d, w.data(), x.data(), int64_t(n)); });
+    // Backward reads the forward output (nn/activation.h).
+    Vec y(n);
+    ec::relu_forward(y.data(), x.data(), int64_t(n));
+    const Vec d_relu = accumulated_gradient(rng, n, [&](double* d) { ec::relu_backward(d, w.data(), y.data(), int64_t(n)); });
     check_gradient("relu", x, d_relu, [&] { ec::relu_forward(out.data(), x.data(), int64_t(n)); return weighted_sum(out, w); });
 
-    const Vec d_relu6 = accumulated_gradient(rng, n, [&](double* d) { ec::relu6_backward(d, w.data(), x.data(), int64_t(n)); });
+    ec::relu6_forward(y.data(), x.data(), int64_t(n));
+    const Vec d_relu6 = accumulated_gradient(rng, n, [&](double* d) { ec::relu6_backward(d, w.data(), y.data(), int64_t(n)); });
     check_gradient("relu6", x, d_relu6, [&] { ec::relu6_forward(out.data(), x.data(), int64_t(n)); return weighted_sum(out, w); });
 }
 
@@ -98,16 +104,43 @@ TEST_CASE("relu and relu6 take derivative 0 exactly at the kinks, 1 just inside"
     const int64_t n = int64_t(x.size());
     std::vector<float> ones(x.size(), 1.0f), out(x.size()), d(x.size());
 
+    // Backward reads the output: the masks below are those of the input, kinks included.
     ec::relu_forward(out.data(), x.data(), n);
     CHECK(out == std::vector<float>{0, 0, tiny, 0, 6, 6 - 4 * tiny, 6 + 4 * tiny, 3, 0, 7});
-    ec::relu_backward(d.data(), ones.data(), x.data(), n);
+    ec::relu_backward(d.data(), ones.data(), out.data(), n);
     CHECK(d == std::vector<float>{0, 0, 1, 0, 1, 1, 1, 1, 0, 1});
 
     ec::relu6_forward(out.data(), x.data(), n);
     CHECK(out == std::vector<float>{0, 0, tiny, 0, 6, 6 - 4 * tiny, 6, 3, 0, 6});
     std::fill(d.begin(), d.end(), 0.0f);
-    ec::relu6_backward(d.data(), ones.data(), x.data(), n);
+    ec::relu6_backward(d.data(), ones.data(), out.data(), n);
     CHECK(d == std::vector<float>{0, 0, 1, 0, 0, 1, 0, 1, 0, 0});
+}
+
+TEST_CASE("relu and relu6 backward: overwriting gives accumulating onto zeros, bit for bit; accumulating adds") {
+    Rng rng(2);
+    const int64_t n = 40000;  // above the 2^15 threshold: the threaded loops too
+    const auto x = random_vector<float>(rng, size_t(n), -8, 8);
+    auto d_out = random_vector<float>(rng, size_t(n));
+    for (size_t i = 0; i < d_out.size(); i += 7) d_out[i] = -0.0f;  // +0 + -0 is +0: the overwrite must say so too
+    std::vector<float> y(x.size());
+    for (bool six : {false, true}) {
+        INFO((six ? "relu6" : "relu"));
+        auto backward = [&](float* d, bool overwrite) {
+            six ? ec::relu6_backward(d, d_out.data(), y.data(), n, overwrite) : ec::relu_backward(d, d_out.data(), y.data(), n, overwrite);
+        };
+        six ? ec::relu6_forward(y.data(), x.data(), n) : ec::relu_forward(y.data(), x.data(), n);
+        std::vector<float> zeros(x.size(), 0.0f), garbage(x.size(), std::numeric_limits<float>::quiet_NaN());
+        backward(zeros.data(), false);
+        backward(garbage.data(), true);
+        CHECK(std::memcmp(zeros.data(), garbage.data(), sizeof(float) * x.size()) == 0);
+        std::vector<float> twice = zeros;
+        backward(twice.data(), false);
+        int bad = 0;
+        for (int64_t i = 0; i < n; ++i) bad += twice[size_t(i)] != zeros[size_t(i)] + zeros[size_t(i)];
+        CHECK(bad == 0);
+        CHECK(std::count(zeros.begin(), zeros.end(), 0.0f) > n / 4);  // the masks bite
+    }
 }
 
 // ------------------------------------------------------------------------------------------- element-wise
@@ -380,7 +413,7 @@ TEST_CASE("element-wise kernels are exact on arrays large enough to run multi-th
     int bad = 0;
     ec::relu6_forward(out.data(), a.data(), n);
     for (int64_t i = 0; i < n; ++i) bad += out[i] != std::min(std::max(a[i], 0.0f), 6.0f);
-    ec::relu_backward(d.data(), b.data(), a.data(), n);
+    ec::relu_backward(d.data(), b.data(), a.data(), n);  // reads the output; a's sign is its output's
     for (int64_t i = 0; i < n; ++i) bad += d[i] != 0.5f + (a[i] > 0 ? b[i] : 0.0f);
     ec::add_forward(out.data(), a.data(), b.data(), n);
     for (int64_t i = 0; i < n; ++i) bad += out[i] != a[i] + b[i];
