@@ -6,7 +6,7 @@
 // The fast kernels (conv2d.cpp) pick one of three paths from the geometry:
 //   pointwise  1x1, stride 1, no padding, groups 1: one GEMM [N*H*W, in_c] x [in_c, out_c], bias fused
 //   depthwise  groups == in_c (one input channel per group, any multiplier): direct loops, channels innermost
-//              (3x3, multiplier 1, stride 1 or 2: a SIMD kernel with four pixels in flight, conv2d_depthwise_3x3)
+//              (3x3, multiplier 1, stride 1 or 2: a SIMD kernel with six pixels in flight, conv2d_depthwise_3x3)
 //   im2col     everything else: im2col per image and group into the caller's scratch, then a GEMM
 // They never allocate; the naive reference (conv2d_reference.cpp) transcribes the formula and is their oracle.
 #pragma once

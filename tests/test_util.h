@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/simd.h"
 #include "nn/tensor.h"
 
 namespace ec::test {
@@ -95,6 +96,19 @@ inline void check_close_rel_max(const std::string& what, const float* got, const
     float diff = max_abs_diff(got, want, n);
     INFO(what << ": max |diff| = " << diff << ", max |ref| = " << scale << ", rel = " << diff / scale << " (tol " << rel_tol << ")");
     CHECK(diff <= rel_tol * scale);
+}
+
+// Values of the same images computed at different batch sizes (chunked runs, few-row products): equal bit for
+// bit on SIMD builds, where every kernel sums each value in an order that depends on neither the batch size nor
+// the thread count; within 1e-5 of the largest on portable builds, whose Eigen products block by size.
+inline void check_batch_independent(const std::string& what, const ec::FloatBuffer& got, const ec::FloatBuffer& want) {
+    REQUIRE(got.size() == want.size());
+#ifdef EC_SIMD
+    INFO(what);
+    CHECK(got == want);
+#else
+    check_close_rel_max(what, got.data(), want.data(), int64_t(got.size()), 1e-5f);
+#endif
 }
 
 }  // namespace ec::test
