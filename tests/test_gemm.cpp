@@ -115,7 +115,8 @@ TEST_CASE("gemm: a product of few rows equals, bit for bit (SIMD builds), the sa
                 INFO("k " << k << " rows " << m << " transposed b " << tb);
                 ec::FloatBuffer got(size_t(m) * n);
                 ec::gemm(got.data(), n, ec::GemmInput{a.data(), m, k, k}, gb, ep);
-                ec::test::check_batch_independent("rows", got, ec::FloatBuffer(want.begin(), want.begin() + got.size()));
+                // Portable builds: outputs clamped to [-1, 1] from sums of up to 1283 products of scale ~10.
+                ec::test::check_batch_independent("rows", got, ec::FloatBuffer(want.begin(), want.begin() + got.size()), 1e-4f);
             }
         }
 }
