@@ -13,13 +13,6 @@
 
 namespace ec::cli {
 
-std::string file_stem(const std::string& path) {
-    size_t slash = path.find_last_of('/');
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    size_t dot = name.find_last_of('.');
-    return (dot == std::string::npos || dot == 0) ? name : name.substr(0, dot);
-}
-
 void ensure_writable_dir(const std::string& dir) {
     if (dir.empty()) throw Error("output folder name is empty");
     for (size_t i = 1; i <= dir.size(); ++i) {

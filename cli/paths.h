@@ -1,12 +1,13 @@
-// File-system helpers of the CLI: file stems, creating output folders, checking they are writable.
+// File-system helpers of the CLI: creating output folders, checking they are writable, listing image folders
+// (file stems: nn/file_util.h).
 #pragma once
 #include <string>
 #include <vector>
 
+#include "nn/file_util.h"
+
 namespace ec::cli {
 
-// "dir/n01443537_goldfish.JPEG" -> "n01443537_goldfish"
-std::string file_stem(const std::string& path);
 // Creates `dir` and its parents (like mkdir -p), then checks a file can be created in it.
 // Throws Error("DIR: cannot create/write ...") otherwise.
 void ensure_writable_dir(const std::string& dir);

@@ -49,6 +49,17 @@ std::string read_text_file(const std::string& path) {
     return std::string(bytes.begin(), bytes.end());
 }
 
+std::string file_name(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string file_stem(const std::string& path) {
+    const std::string name = file_name(path);
+    const size_t dot = name.find_last_of('.');
+    return (dot == std::string::npos || dot == 0) ? name : name.substr(0, dot);
+}
+
 size_t utf8_bom_length(const std::string& text) { return text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; }
 
 }  // namespace ec

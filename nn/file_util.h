@@ -15,6 +15,11 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
 std::string read_text_file(const std::string& path);
 // Length of a UTF-8 byte order mark at the start of text (editors on Windows add it): 3 or 0.
 size_t utf8_bom_length(const std::string& text);
+
+// "dir/bird_mask.png" -> "bird_mask.png" (the part after the last '/').
+std::string file_name(const std::string& path);
+// "dir/bird_mask.png" -> "bird_mask" (file_name without its last extension; a leading dot is kept: ".hidden").
+std::string file_stem(const std::string& path);
 // Writes to PATH.tmp.<pid>.<n> in the same directory, then renames over PATH. Throws Error on failure.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 void write_file_atomic(const std::string& path, const void* data, size_t size);

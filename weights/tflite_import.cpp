@@ -367,12 +367,6 @@ Model Importer::run(const std::string& model_name, std::vector<std::string> labe
     return model;
 }
 
-std::string file_stem(const std::string& path) {
-    std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-    size_t dot = base.rfind('.');
-    return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
-}
-
 }  // namespace
 
 Model import_tflite_memory(const uint8_t* data, size_t size, const std::string& what, const std::string& model_name,
@@ -394,9 +388,7 @@ Model import_tflite(const std::string& path, const std::string& labels_path) {
     std::vector<std::string> labels;
     if (!labels_path.empty()) labels = read_labels(labels_path);
     Model model = import_tflite_memory(bytes.data(), bytes.size(), path, file_stem(path), std::move(labels));
-    // The source names the file, not the folder it happened to be converted from.
-    const std::string desc = model.source.substr(path.size());
-    model.source = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1) + desc;
+    model.source = file_name(path) + model.source.substr(path.size());  // the file, not the folder it was in
     return model;
 }
 

@@ -7,22 +7,11 @@
 
 #include "io/image.h"
 #include "io/text_io.h"
+#include "nn/file_util.h"
 
 namespace ec {
 
 namespace {
-
-std::string base_name(const std::string& path) {
-    size_t slash = path.find_last_of('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// "dir/bird_mask.png" -> "bird_mask" (the CLI's file_stem, which cam/ cannot include).
-std::string file_stem(const std::string& path) {
-    const std::string name = base_name(path);
-    const size_t dot = name.find_last_of('.');
-    return (dot == std::string::npos || dot == 0) ? name : name.substr(0, dot);
-}
 
 // The absolute path with links resolved; "" when the file does not exist.
 std::string resolved_path(const std::string& path) {
@@ -94,7 +83,7 @@ GroundTruth read_ground_truth(const std::string& path) {
         const long k = std::strtol(v.c_str(), &end, 10);
         if (v.empty() || *end || k < 0 || k > max_index)
             throw Error(where + index_name + " '" + v + "' is not in 0.." + std::to_string(max_index));
-        const std::string name = base_name(t.rows[i][file]);
+        const std::string name = file_name(t.rows[i][file]);
         auto [it, added] = truth.classes.emplace(name, int(k));
         if (!added && it->second != int(k))
             throw Error(where + "'" + name + "' is listed twice with different classes (" + std::to_string(it->second) +
@@ -107,7 +96,7 @@ int ground_truth_class(const GroundTruth& truth, const std::string& input, int o
     if (truth.imagenet && outputs != 1000 && outputs != 1001)
         throw Error(labels_path + " gives ImageNet classes (imagenet_index), but the model has " + std::to_string(outputs) +
                     " outputs (expected 1000, or 1001 with background; a class_index column gives output indices)");
-    auto it = truth.classes.find(base_name(input));
+    auto it = truth.classes.find(file_name(input));
     if (it == truth.classes.end()) throw Error(input + ": not listed in " + labels_path);
     if (truth.imagenet) return it->second + (outputs == 1001 ? 1 : 0);
     if (it->second >= outputs)
