@@ -73,15 +73,17 @@ void forward_in_chunks(const Graph& g, Session& s, const ForwardPlan& plan, cons
         s.chunk_kept[k].reshape_storage(g.tensors[size_t(plan.keep[k])].shape.with_batch(n));
     // Enough chunks for every thread to take two or more: each thread runs whole chunks on its own session, every
     // kernel inside on one thread (nested regions are inactive), so no thread waits on another until the end.
-    // Thread w takes chunks w, w + T, ...: the same chunk sizes every run, so its buffers are reused.
+    // Threads take chunks as they finish the last (a thread slowed by other work takes fewer); every chunk but
+    // the last has the same size, so a thread's buffers, sized by the largest chunk it has run, are reused.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > 1 && chunks >= 2 * threads) {
         s.chunk_workers.resize(size_t(threads));
         std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
         {
-            const int w = omp_get_thread_num(), team = omp_get_num_threads();
-            for (int c = w; c < chunks; c += team) {
+            const int w = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+            for (int c = 0; c < chunks; ++c) {
                 try {
                     run_chunk(g, s.chunk_workers[size_t(w)], plan, inputs, c * per_run, std::min(per_run, n - c * per_run),
                               run, s.chunk_kept);
