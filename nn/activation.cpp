@@ -1,12 +1,10 @@
 // ReLU and ReLU6, forward and backward, as one template instantiated for float (the product) and double (the
 // gradient checks). The derivative is 0 at the kinks (x = 0, x = 6): the strict comparisons below say so.
 #include "nn/activation.h"
+#include "nn/parallel.h"
 
 namespace ec {
 namespace {
-
-// Element counts below this run on one thread: starting a parallel region costs more than the loop.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
 
 // The clamps are written as plain selects on a local copy, not std::max/std::min: those return a reference
 // to a temporary, which GCC 12 vectorises with gathers, making ReLU6 half of MobileNetV2's forward time.

@@ -1,6 +1,7 @@
 // Concatenation along the channel dimension, forward and backward, as templates instantiated for float (the
 // product) and double (the gradient checks).
 #include "nn/concat.h"
+#include "nn/parallel.h"
 
 #include <cstring>
 
@@ -11,7 +12,7 @@ template <typename T>
 void concat_forward_t(T* out, const T* const* inputs, const int* widths, int count, int64_t rows) {
     int64_t out_width = 0;
     for (int i = 0; i < count; ++i) out_width += widths[i];
-#pragma omp parallel for schedule(static) if (rows * out_width >= (1 << 15))
+#pragma omp parallel for schedule(static) if (rows * out_width >= kParallelMin)
     for (int64_t p = 0; p < rows; ++p) {
         T* dst = out + p * out_width;
         for (int i = 0; i < count; ++i) {
@@ -25,7 +26,7 @@ template <typename T>
 void concat_backward_t(T* const* d_inputs, const T* d_out, const int* widths, int count, int64_t rows) {
     int64_t out_width = 0;
     for (int i = 0; i < count; ++i) out_width += widths[i];
-#pragma omp parallel for schedule(static) if (rows * out_width >= (1 << 15))
+#pragma omp parallel for schedule(static) if (rows * out_width >= kParallelMin)
     for (int64_t p = 0; p < rows; ++p) {
         const T* src = d_out + p * out_width;
         for (int i = 0; i < count; ++i) {

@@ -4,6 +4,7 @@
 // clamp fused into its epilogue, or tiled Eigen products without SIMD). Each path is tested against the naive
 // loops of conv2d_reference.cpp on a sweep of awkward shapes (tests/test_conv2d.cpp).
 #include "nn/conv2d.h"
+#include "nn/parallel.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -28,9 +29,6 @@ ConvPath choose_path(const ConvGeometry& g) {
     if (g.groups == g.in_c) return ConvPath::Depthwise;  // one input channel per group, out_c = in_c * multiplier
     return ConvPath::Im2col;
 }
-
-// Work (multiply-adds or copies) below this runs on one thread: starting a parallel region costs more.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
 
 // A row-major matrix operand of gemm(): rows x cols, rows `stride` floats apart.
 GemmInput matrix(const float* data, int64_t rows, int64_t cols, int64_t stride, bool transpose = false) {

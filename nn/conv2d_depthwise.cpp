@@ -6,6 +6,7 @@
 // Multipliers above 1 and kernels of more than 64 taps take plain loops (correct, not tuned: no model we load
 // uses them).
 #include "nn/conv2d_depthwise.h"
+#include "nn/parallel.h"
 
 // GCC 12 reports false -Wmaybe-uninitialized warnings inside its own AVX-512 intrinsics when inlining Eigen.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -21,8 +22,6 @@ namespace ec {
 namespace {
 
 constexpr int kLanes = 16;  // one AVX-512 register, two AVX2 ones
-// Multiply-adds below this run on one thread: starting a parallel region costs more.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
 // The parallel loops hand out rows (or channel blocks) dynamically: on a busy machine a descheduled thread then
 // delays only the rows it holds. Every output value is computed by one thread in a fixed order, so the results do
 // not depend on the schedule or the thread count.

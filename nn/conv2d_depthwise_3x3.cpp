@@ -7,6 +7,7 @@
 // The stride-1 input gradient is the same sweep (flipped filter) accumulating into d_in (or overwriting it); the
 // stride-2 one a gather that takes pairs of input columns (gather_row below).
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/parallel.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
 // _mm512_undefined_ps of _mm512_min_ps).
@@ -24,8 +25,6 @@ namespace ec {
 namespace {
 
 using namespace simd;
-
-constexpr int64_t kParallelMin = int64_t(1) << 15;  // multiply-adds below this run on one thread
 
 // One sweep of a 3x3 window over an NHWC image, per channel:
 //   dst[y, x, c] = clamp(start + sum_{ky, kx} src[y * s - pad_top + ky, x * s - pad_left + kx, c] * tap[ky, kx, c])

@@ -7,6 +7,7 @@
 // and are then added to d_filter and d_bias: every element is summed in the same (n, oy, ox) order whatever the
 // thread count, as conv2d_depthwise.cpp's loops do. Taps in the padding are skipped (border pixels and rows only).
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/parallel.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -22,8 +23,6 @@ namespace ec {
 namespace {
 
 using namespace simd;
-
-constexpr int64_t kParallelMin = int64_t(1) << 15;  // multiply-adds below this run on one thread
 
 struct RowSums {
     Vec tap[9], bias;

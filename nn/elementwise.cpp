@@ -1,15 +1,13 @@
 // Element-wise add, bias add and zero padding, forward and backward, as templates instantiated for float (the
 // product) and double (the gradient checks).
 #include "nn/elementwise.h"
+#include "nn/parallel.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace ec {
 namespace {
-
-// Element counts below this run on one thread: starting a parallel region costs more than the loop.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
 
 template <typename T>
 void add_forward_t(T* out, const T* a, const T* b, int64_t n) {

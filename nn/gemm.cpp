@@ -1,5 +1,6 @@
 // Tiled matrix product: see gemm.h for why the tiles, not Eigen, carry the threads.
 #include "nn/gemm.h"
+#include "nn/parallel.h"
 
 // GCC 12 reports false -Wmaybe-uninitialized warnings inside its own AVX-512 intrinsics when inlining Eigen.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -20,9 +21,8 @@ using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 using MatrixMap = Eigen::Map<RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// Products below this many multiply-adds run on one thread. It is under Eigen's own threshold for splitting a
-// product (about 1e5), so a serial call never makes Eigen start threads either.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
+// kParallelMin (nn/parallel.h) is under Eigen's own threshold for splitting a product (about 1e5), so a serial
+// call never makes Eigen start threads either.
 // Tiles narrower than this pack more than they compute.
 constexpr int64_t kMinTile = 32;
 

@@ -9,6 +9,7 @@
 // 128 contiguous bytes, so the hardware prefetchers see a few regular streams.
 // Columns beyond a multiple of the vector width use masked loads and stores; rows beyond kMr a smaller kernel.
 #include "nn/gemm_kernel.h"
+#include "nn/parallel.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
 // _mm512_undefined_ps of _mm512_min_ps).
@@ -33,7 +34,6 @@ constexpr int kNr = 2 * kLanes;               // columns of a micro-tile: two ve
 constexpr int64_t kKc = 4096 / kNr;           // inner-dimension block: B panel kKc x kNr (16 KB) stays in L1
 constexpr int64_t kTileRows = 16 * kMr;       // A block of a tile: kTileRows x kKc floats (96 KB), L2-resident
 constexpr int64_t kTileCols = 8 * kNr;
-constexpr int64_t kParallelMin = int64_t(1) << 15;  // multiply-adds below this run on one thread
 
 // What one micro-kernel call does with its accumulators besides the product (the K blocks of a tile share one
 // output: the first block starts from 0 or the old C and adds the bias, the last clamps).

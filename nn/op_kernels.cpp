@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "nn/activation.h"
+#include "nn/parallel.h"
 #include "nn/concat.h"
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/dense.h"
@@ -54,7 +55,7 @@ GradOut input_grad_out(Session& s, const Node& node, const std::vector<char>& wa
 void pass_gradient(const GradOut& dx, const float* d, int64_t n) {
     if (!dx.overwrite) return accumulate(dx.ptr, d, n);
     float* out = dx.ptr;
-#pragma omp parallel for simd if (n >= (int64_t(1) << 15))
+#pragma omp parallel for simd if (n >= kParallelMin)
     for (int64_t i = 0; i < n; ++i) out[i] = 0.0f + d[i];
 }
 // The gradient of parameter slot k, or null when not wanted or the parameter is absent.

@@ -2,15 +2,13 @@
 // product) and double (the gradient checks). Windows only visit cells inside the image: max pooling ignores the
 // padding and average pooling divides by the number of cells inside (TensorFlow SAME semantics).
 #include "nn/pool.h"
+#include "nn/parallel.h"
 
 #include <algorithm>
 #include <cstdint>
 
 namespace ec {
 namespace {
-
-// Work (multiply-adds or copies) below this runs on one thread: starting a parallel region costs more.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
 
 // Window cells visited for every output value.
 int64_t pool_work(const PoolGeometry& g) {

@@ -1,6 +1,7 @@
 // Softmax and softmax cross-entropy, forward and backward, as templates instantiated for float (the product) and
 // double (the gradient checks). Rows are independent; sums are accumulated in double for both.
 #include "nn/softmax.h"
+#include "nn/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@ double log_sum_exp(const T* x, int classes) {
 
 template <typename T>
 void softmax_forward_t(T* out, const T* in, int rows, int classes) {
-#pragma omp parallel for schedule(static) if (int64_t(rows) * classes >= (1 << 15))
+#pragma omp parallel for schedule(static) if (int64_t(rows) * classes >= kParallelMin)
     for (int r = 0; r < rows; ++r) {
         const T* x = in + int64_t(r) * classes;
         T* y = out + int64_t(r) * classes;
@@ -40,7 +41,7 @@ void softmax_forward_t(T* out, const T* in, int rows, int classes) {
 // d_in_k += y_k (d_out_k - sum_j d_out_j y_j): the softmax Jacobian diag(y) - y y^T applied to d_out.
 template <typename T>
 void softmax_backward_t(T* d_in, const T* d_out, const T* out, int rows, int classes) {
-#pragma omp parallel for schedule(static) if (int64_t(rows) * classes >= (1 << 15))
+#pragma omp parallel for schedule(static) if (int64_t(rows) * classes >= kParallelMin)
     for (int r = 0; r < rows; ++r) {
         const T* y = out + int64_t(r) * classes;
         const T* dy = d_out + int64_t(r) * classes;
