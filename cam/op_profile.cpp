@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "nn/forward_plan.h"
+#include "nn/softmax.h"
 #include "nn/op_table.h"
 
 namespace ec {
@@ -30,17 +31,34 @@ std::vector<OpProfileRow> profile_forward_ops(const Network& net, const Tensor& 
     s.node_ms.assign(g.nodes.size(), 0.0);
     for (int i = 0; i < options.iters; ++i) forward(g, s, plan, {&batch});
 
+    std::vector<int> top1;
+    for (int n = 0; n < options.batch; ++n) top1.push_back(top_k(s.values[size_t(net.logits)], n, 1)[0]);
+    const BackwardRequest to_input{net.logits, one_hot_seed(s.values[size_t(net.logits)].shape, top1), {g.inputs[0]}, false};
+    std::vector<int> reads = backward_reads(g, net.logits, to_input.stop_at);
+    reads.push_back(g.inputs[0]);
+    ForwardPlan for_input = plan_forward(g, reads);
+    for_input.images_per_run = 0;
+    Session b;
+    forward(g, b, for_input, {&batch});
+    backward(g, b, to_input);  // warm-up
+    b.node_backward_ms.assign(g.nodes.size(), 0.0);
+    for (int i = 0; i < options.iters; ++i) {
+        forward(g, b, for_input, {&batch});
+        backward(g, b, to_input);
+    }
+
     std::vector<OpProfileRow> rows;
     double total = 0;
     for (int k : plan.nodes) total += s.node_ms[size_t(k)];
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
         const Node& node = g.nodes[size_t(plan.nodes[k])];
         const double ms = s.node_ms[size_t(plan.nodes[k])] / options.iters;
-        rows.push_back({node.name, op_def(node.op).name, ms, total > 0 ? s.node_ms[size_t(plan.nodes[k])] / total : 0,
-                        node_multiply_adds(g, node)});
-        if (plan.fused[k] >= 0) {  // the folded activation: its time is in the convolution's
+        const double backward_ms = b.node_backward_ms[size_t(plan.nodes[k])] / options.iters;
+        rows.push_back({node.name, op_def(node.op).name, ms, backward_ms,
+                        total > 0 ? s.node_ms[size_t(plan.nodes[k])] / total : 0, node_multiply_adds(g, node)});
+        if (plan.fused[k] >= 0) {  // the folded activation: its forward time is in the convolution's
             const Node& act = g.nodes[size_t(plan.fused[k])];
-            rows.push_back({act.name, op_def(act.op).name, 0, 0, 0});
+            rows.push_back({act.name, op_def(act.op).name, 0, b.node_backward_ms[size_t(plan.fused[k])] / options.iters, 0, 0});
         }
     }
     std::stable_sort(rows.begin(), rows.end(), [](const OpProfileRow& a, const OpProfileRow& b) { return a.ms > b.ms; });

@@ -30,7 +30,8 @@ const char* kUsage =
     "               peak_gflops (the FMA throughput measured on as many threads; 0 without AVX2/AVX-512),\n"
     "               and with --ops an array ops\n"
     "  --ops        also the forward's time node by node (mean of N runs, slowest first): name, op, ms, share\n"
-    "               of the sum, multiply-adds per image, GMAC/s (a fused conv + ReLU6 counts on the conv)\n";
+    "               of the sum, multiply-adds per image, GMAC/s (a fused conv + ReLU6 counts on the conv), and\n"
+    "               backward_ms: the node's time in the backward from the top-1 logit to the input\n";
 
 // A deterministic image of the model's input size (xorshift), so that runs on any machine time the same input.
 ImageU8 noise_image(int width, int height) {
@@ -98,6 +99,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
             for (const OpProfileRow& r : ops) {
                 JsonObject row;
                 row.add("name", json_string(r.name)).add("op", json_string(r.op)).add("ms", json_number(r.ms));
+                row.add("backward_ms", json_number(r.backward_ms));
                 row.add("share", json_number(r.share)).add("multiply_adds", json_number(double(r.multiply_adds)));
                 rows.push_back(row.add("gmacs", json_number(gmacs(r))).str());
             }
@@ -113,10 +115,12 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (peak > 0) std::printf(" of a measured FMA peak of %.1f GFLOP/s on %d thread(s) (%.0f %%)", peak, threads, 100 * gflops / peak);
     std::printf("\n");
     if (!ops.empty()) {
-        std::printf("  per node of the forward (mean of %d runs, slowest first; a fused conv + ReLU6 counts on the conv)\n", opt.iters);
-        std::printf("  %-52s %-16s %9s %6s %8s\n", "node", "op", "ms", "%", "GMAC/s");
+        std::printf("  per node of the forward (mean of %d runs, slowest first; a fused conv + ReLU6 counts on the conv),\n"
+                    "  and of the backward from the top-1 logit to the input (bwd ms)\n", opt.iters);
+        std::printf("  %-52s %-16s %9s %6s %8s %9s\n", "node", "op", "ms", "%", "GMAC/s", "bwd ms");
         for (const OpProfileRow& r : ops)
-            std::printf("  %-52s %-16s %9.4f %6.1f %8.1f\n", r.name.c_str(), r.op.c_str(), r.ms, 100 * r.share, gmacs(r));
+            std::printf("  %-52s %-16s %9.4f %6.1f %8.1f %9.4f\n", r.name.c_str(), r.op.c_str(), r.ms, 100 * r.share, gmacs(r),
+                        r.backward_ms);
     }
     return kExitOk;
 }

@@ -14,6 +14,7 @@
 
 #include "nn/conv2d_coords.h"
 #include "nn/conv2d_depthwise.h"
+#include "nn/conv2d_depthwise_3x3.h"
 #include "nn/gemm.h"
 #include "nn/tensor.h"
 
@@ -57,6 +58,15 @@ void pointwise_forward(float* out, const float* in, const float* filter, const G
 void pointwise_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
     gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), true);
+}
+
+// d_in = gate(d_out x filter^T): conv2d_backward_input_overwrite.
+void pointwise_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const float* gate,
+                                        float gate_hi, const ConvGeometry& g) {
+    const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
+    GemmEpilogue epilogue;
+    epilogue.gate = gate, epilogue.gate_stride = g.in_c, epilogue.gate_hi = gate_hi;
+    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), epilogue);
 }
 
 // d_filter += in^T x d_out
@@ -232,6 +242,20 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
         case ConvPath::Depthwise: return depthwise_conv2d_backward_input(d_in, d_out, filter, g);
         case ConvPath::Im2col: require_scratch(scratch, g); return im2col_backward_input(d_in, d_out, filter, g, scratch);
     }
+}
+
+bool conv2d_backward_input_overwrites(const ConvGeometry& g) {
+    return choose_path(g) == ConvPath::Pointwise || depthwise_3x3_backward_input_applies(g);
+}
+
+void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                                     const float* gate, float gate_hi) {
+    check_conv_geometry(g);
+    if (choose_path(g) == ConvPath::Pointwise)
+        return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, g);
+    if (!depthwise_3x3_backward_input_applies(g))
+        throw Error("conv2d: the input gradient of this geometry cannot overwrite (see conv2d_backward_input_overwrites)");
+    depthwise_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
 }
 
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,

@@ -49,6 +49,14 @@ void conv2d_forward_clamped(float* out, const float* in, const float* filter, co
 // d_in += conv2d^T(d_out): the gradient with respect to the input.
 void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                            float* scratch);
+// The same gradient written over d_in (its old contents unspecified), without a zero-fill first; with a gate
+// (laid out as d_in), only where 0 < gate < gate_hi, +0 elsewhere: the backward of the ReLU (gate_hi = inf) or
+// ReLU6 (6) whose output `gate` is and this convolution reads, fused into the one pass that writes d_in (the
+// graph runner's backward fusion). Bit for bit conv2d_backward_input onto zeros, then the activation's backward.
+// Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3).
+bool conv2d_backward_input_overwrites(const ConvGeometry& g);
+void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
+                                     const float* gate = nullptr, float gate_hi = 0);
 // d_filter += sum over batch and positions of in-patch x d_out; d_bias (may be null) += sum of d_out.
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
                             const ConvGeometry& g, float* scratch);

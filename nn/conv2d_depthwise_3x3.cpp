@@ -42,6 +42,8 @@ struct Sweep {
     const float* bias;  // may be null
     bool accumulate;
     float lo, hi;
+    const float* gate = nullptr;  // laid out as dst: keep dst only where 0 < gate < gate_hi (when not null)
+    float gate_hi = 0;
 };
 
 // One output row's view of the source: the three rows its taps read (null where a row is padding).
@@ -50,9 +52,11 @@ struct Rows {
 };
 
 struct Block {  // one block of channels: taps, bias, clamp range and the mask of its valid channels
-    Vec tap[9], bias, lo, hi;
+    Vec tap[9], bias, lo, hi, gate_hi;
     Mask mask;
     bool accumulate;
+    int64_t gate_offset = 0;  // gate - dst, in floats, when gated
+    bool gated = false;
 };
 
 inline Vec clamp(Vec x, const Block& b) { return simd::clamp(x, b.lo, b.hi); }
@@ -62,8 +66,10 @@ template <bool kFull>
 inline Vec ld(const float* p, const Block& b) { return kFull ? load(p) : load(p, b.mask); }
 template <bool kFull>
 inline void st(float* p, Vec v, const Block& b) {
-    if (kFull) store(p, clamp(v, b));
-    else store(p, clamp(v, b), b.mask);
+    v = clamp(v, b);
+    if (b.gated) v = gate_open(v, ld<kFull>(p + b.gate_offset, b), b.gate_hi);
+    if (kFull) store(p, v);
+    else store(p, v, b.mask);
 }
 template <bool kFull>
 inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(ld<kFull>(dst, b), b.bias) : b.bias; }
@@ -149,6 +155,7 @@ void sweep_row(const Sweep& sw, int n, int y) {
         b.bias = sw.bias ? load(sw.bias + c0, b.mask) : zero();
         b.lo = broadcast(sw.lo), b.hi = broadcast(sw.hi);
         b.accumulate = sw.accumulate;
+        b.gated = sw.gate != nullptr, b.gate_offset = sw.gate - sw.dst, b.gate_hi = broadcast(sw.gate_hi);
         Rows rows;
         for (int ky = 0; ky < 3; ++ky) {
             const int iy = y * kStride - sw.pad_top + ky;
@@ -187,6 +194,8 @@ struct Gather {
     const float* filter;
     const ConvGeometry& g;
     bool accumulate;
+    const float* gate;  // as Sweep::gate
+    float gate_hi;
 };
 
 // Input pixel with q = ix + pad_left, taps outside d_out skipped.
@@ -257,6 +266,7 @@ void gather_row(const Gather& ga, int n, int iy) {
         b.bias = zero();
         b.lo = broadcast(-std::numeric_limits<float>::infinity()), b.hi = broadcast(std::numeric_limits<float>::infinity());
         b.accumulate = ga.accumulate;
+        b.gated = ga.gate != nullptr, b.gate_offset = ga.gate - ga.d_in, b.gate_hi = broadcast(ga.gate_hi);
         GatherRows at = rows;
         for (int k = 0; k < at.count; ++k) at.row[k] += c0;
         if (c - c0 >= kLanes) gather_block<true>(d_row + c0, at, b, g);
@@ -283,13 +293,13 @@ bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
 }
 
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                  bool overwrite) {
+                                  bool overwrite, const float* gate, float gate_hi) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     if (g.stride_h == 1)
         return run_sweep(Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top,
-                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf},
+                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi},
                          g.batch);
-    const Gather ga{d_out, d_in, filter, g, !overwrite};
+    const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi};
     // Each input row is written by one thread; a row costs about a quarter of a forward output row's taps.
     const int64_t work = int64_t(g.batch) * g.in_h * g.in_w * g.in_c * 9 / 4;
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work >= kParallelMin)
@@ -305,7 +315,7 @@ namespace ec {
 bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
-void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool) {}
+void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float) {}
 }  // namespace ec
 
 #endif

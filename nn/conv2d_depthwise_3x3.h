@@ -15,10 +15,11 @@ void depthwise_3x3_forward(float* out, const float* in, const float* filter, con
 
 // Stride 1 (padding at most 2) or 2: d_in += the gradient, as depthwise_conv2d_backward_input; d_in = the
 // gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as
-// accumulating onto zeros).
+// accumulating onto zeros). A gate (laid out as d_in; only with overwrite) keeps each value where
+// 0 < gate < gate_hi and writes +0 elsewhere (conv2d_backward_input_overwrite).
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                  bool overwrite = false);
+                                  bool overwrite = false, const float* gate = nullptr, float gate_hi = 0);
 
 // d_filter += the filter gradient, d_bias (may be null) += the bias gradient, as depthwise_conv2d_backward_filter;
 // when depthwise_3x3_applies(g) (conv2d_depthwise_3x3_filter.cpp).

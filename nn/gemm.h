@@ -37,6 +37,12 @@ struct GemmEpilogue {
     const float* bias = nullptr;  // one per output column
     float lo = -std::numeric_limits<float>::infinity();
     float hi = std::numeric_limits<float>::infinity();
+    // Then, if gate is set: out[i, j] = value + 0 where 0 < gate[i * gate_stride + j] < gate_hi, else +0: the
+    // backward of a ReLU (gate_hi = inf) or ReLU6 (6) whose output the product's input gradient is for, the gate
+    // being that activation's output (nn/activation.h). Not with accumulate (gemm throws).
+    const float* gate = nullptr;
+    int64_t gate_stride = 0;
+    float gate_hi = std::numeric_limits<float>::infinity();
 };
 // out = epilogue(op(a) x op(b)). On AVX-512 / AVX2 builds every product runs the register-blocked
 // kernel of gemm_kernel.cpp (epilogue fused); elsewhere the tiled Eigen product, then the epilogue as a second pass.

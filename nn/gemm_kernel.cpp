@@ -42,6 +42,9 @@ struct Step {
     const float* bias;    // bias + column, or null
     bool clamp;
     float lo, hi;
+    const float* gate = nullptr;  // the gate at the micro-tile's first value (GemmEpilogue::gate), or null
+    int64_t ldg = 0;
+    float gate_hi = 0;
 };
 
 // C[MR x (kLanes (NV - 1) + width of the last vector)] op= A[MR x kc] x B[kc x ...]; `last` masks the last
@@ -67,7 +70,7 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
             for (int v = 0; v < NV; ++v) acc[r][v] = fma(av, bv[v], acc[r][v]);
         }
     }
-    const Vec lo = broadcast(step.lo), hi = broadcast(step.hi);
+    const Vec lo = broadcast(step.lo), hi = broadcast(step.hi), gate_hi = broadcast(step.gate_hi);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
         const bool full = kFull || v < NV - 1;
@@ -78,6 +81,10 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
             Vec x = add(acc[r][v], bias);
             if (step.load_c) x = add(x, full ? load(dst) : load(dst, last));
             if (step.clamp) x = clamp(x, lo, hi);
+            if (step.gate) {
+                const float* gate = step.gate + r * step.ldg + kLanes * v;
+                x = gate_open(x, full ? load(gate) : load(gate, last), gate_hi);
+            }
             if (full) store(dst, x);
             else store(dst, x, last);
         }
@@ -166,8 +173,10 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
         const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
         for (int64_t j = c0; j < c1; j += kNr) {
             const int cols = int(std::min<int64_t>(kNr, c1 - j));
-            const Step step{!first || ep.accumulate, first && ep.bias ? ep.bias + j : nullptr, last_block && clamp,
-                            ep.lo, ep.hi};
+            Step step{!first || ep.accumulate, first && ep.bias ? ep.bias + j : nullptr, last_block && clamp,
+                      ep.lo, ep.hi};
+            step.ldg = ep.gate_stride, step.gate_hi = ep.gate_hi;
+            auto gate_at = [&](int64_t i) { return last_block && ep.gate ? ep.gate + i * ep.gate_stride + j : nullptr; };
             const Mask mask = last_mask(cols);
             const float* b = pr.b + k0 * pr.ldb + j;
             int64_t ldb = pr.ldb;
@@ -177,12 +186,16 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
             }
             MicroKernel full = pick_kernel(kMr, cols);
             int64_t i = r0;
-            for (; i + kMr <= r1; i += kMr)
+            for (; i + kMr <= r1; i += kMr) {
+                step.gate = gate_at(i);
                 full(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col, pr.a_row, pr.a_col, b, ldb,
                      kc, mask, step);
-            if (i < r1)
+            }
+            if (i < r1) {
+                step.gate = gate_at(i);
                 pick_kernel(int(r1 - i), cols)(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col,
                                                 pr.a_row, pr.a_col, b, ldb, kc, mask, step);
+            }
         }
     }
 }
@@ -243,7 +256,7 @@ void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
     alignas(64) float panel[kStreamRows * kStreamCols];
     const GemmEpilogue& ep = pr.epilogue;
     const bool clamp_out = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
-    const Vec lo = broadcast(ep.lo), hi = broadcast(ep.hi);
+    const Vec lo = broadcast(ep.lo), hi = broadcast(ep.hi), gate_hi = broadcast(ep.gate_hi);
     const int64_t cols = c1 - c0, full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
     const Mask tail = first_lanes(int(cols % kLanes));
     for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
@@ -268,6 +281,10 @@ void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
                 Vec x = add(load(acc[r] + kLanes * v), !bias ? zero() : full ? load(bias) : load(bias, tail));
                 if (!first || ep.accumulate) x = add(x, full ? load(dst) : load(dst, tail));
                 if (last_block && clamp_out) x = clamp(x, lo, hi);
+                if (last_block && ep.gate) {
+                    const float* gate = ep.gate + r * ep.gate_stride + c0 + kLanes * v;
+                    x = gate_open(x, full ? load(gate) : load(gate, tail), gate_hi);
+                }
                 if (full) store(dst, x);
                 else store(dst, x, tail);
             }

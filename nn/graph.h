@@ -138,8 +138,9 @@ struct Session {
     std::vector<const Tensor*> chunk_input_ptrs;
     std::vector<Session> chunk_workers;
     // When sized to the graph's node count, planned runs on this session add each node's wall time (ms) to it
-    // (a fused convolution + activation: to the convolution). Empty: nothing is timed.
-    std::vector<double> node_ms;
+    // (a fused convolution + activation: to the convolution). Empty: nothing is timed. node_backward_ms: the
+    // same for each node's backward.
+    std::vector<double> node_ms, node_backward_ms;
 };
 
 // Runs every node and keeps every value. `inputs` are in the order of Graph::inputs, each [N, ...] with the
@@ -156,7 +157,9 @@ struct BackwardRequest {
     bool param_grads = false;   // also compute parameter gradients (of the nodes that run)
 };
 // Runs, in reverse order, only the nodes on a path from a stop_at tensor (or a parameter, if param_grads)
-// to `from`. Gradients are left in s.grads / s.param_grads. Returns the number of nodes run.
+// to `from`. Gradients are left in s.grads / s.param_grads: those of `from`, of the stop_at tensors and of the
+// parameters always; of the other tensors on the path too, except a ReLU/ReLU6 output read by one convolution
+// alone (its backward runs fused into the convolution's: empty). Returns the number of nodes run.
 int backward(const Graph& g, Session& s, const BackwardRequest& req);
 
 // The seed for "d y[n, index] / d ..." for every batch row n (one logit per row, seed 1): a tensor of the

@@ -144,6 +144,34 @@ void zero_fill_repeated_inputs(Session& s, const Node& node, std::vector<char>& 
         }
 }
 
+// Backward fusion: for each node, the Relu/Relu6 node whose backward runs inside its own (-1: none). A
+// convolution whose input is a ReLU's output that nothing else reads, whose gradient no caller asked for, and
+// whose input gradient nothing else writes, writes that input gradient gated by the activation
+// (ops::conv2d_activation_backward): one pass over the largest tensors instead of three, and the ReLU's output
+// gradient is never formed. The mirror of the forward's conv + ReLU fusion (nn/forward_plan.h).
+std::vector<int> fused_backward_activations(const Graph& g, const Session& s, const BackwardRequest& req,
+                                            const std::vector<char>& needed, const std::vector<int>& stops) {
+    std::vector<int> readers(g.tensors.size(), 0);
+    for (const Node& node : g.nodes)
+        for (int t : node.inputs) ++readers[size_t(t)];
+    std::vector<char> asked(g.tensors.size(), 0);
+    for (int t : stops) asked[size_t(t)] = 1;
+    asked[size_t(req.from)] = 1;
+    std::vector<int> fused(g.nodes.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& conv = g.nodes[i];
+        if (conv.op != OpKind::Conv2D || !backward_runs(conv, needed)) continue;
+        const int t = conv.inputs[0], a = g.tensors[size_t(t)].producer;
+        if (a < 0 || readers[size_t(t)] != 1 || asked[size_t(t)]) continue;
+        const Node& act = g.nodes[size_t(a)];
+        if (act.op != OpKind::Relu && act.op != OpKind::Relu6) continue;
+        const int x = act.inputs[0];
+        if (!needed[size_t(x)] || readers[size_t(x)] != 1 || asked[size_t(x)]) continue;
+        if (ops::conv2d_activation_backward_applies(conv, s.batch)) fused[i] = a;
+    }
+    return fused;
+}
+
 }  // namespace
 
 int backward(const Graph& g, Session& s, const BackwardRequest& req) {
@@ -161,9 +189,13 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
     for (const Node& node : g.nodes)
         if (backward_runs(node, needed)) check_values_kept(g, s, node);
+    const std::vector<int> fused = fused_backward_activations(g, s, req, needed, req.stop_at.empty() ? g.inputs : req.stop_at);
+    std::vector<char> folded(g.nodes.size(), 0), unformed(g.tensors.size(), 0);
+    for (int a : fused)
+        if (a >= 0) folded[size_t(a)] = 1, unformed[size_t(g.nodes[size_t(a)].output)] = 1;
     std::vector<char> state(g.tensors.size(), kGradNotWanted);
     for (size_t t = 0; t < g.tensors.size(); ++t) {
-        if (needed[t]) {
+        if (needed[t] && !unformed[t]) {
             s.grads[t].reshape_storage(g.tensors[t].shape.with_batch(s.batch));
             state[t] = kGradUnwritten;
         } else {
@@ -176,16 +208,26 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
 
     for (auto& pg : s.param_grads) { pg.data.clear(); pg.shape = Shape(); }
     int run = 0;
+    const bool timed = s.node_backward_ms.size() == g.nodes.size();
     for (size_t i = g.nodes.size(); i-- > 0;) {
         const Node& node = g.nodes[i];
         if (!backward_runs(node, needed)) continue;
+        if (folded[i]) { ++run; continue; }  // ran inside its convolution's backward
+        const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
         if (req.param_grads)
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }
         zero_fill_repeated_inputs(s, node, state);
-        run_backward_node(g, s, node, state, req.param_grads);
+        if (fused[i] >= 0) {
+            const Node& act = g.nodes[size_t(fused[i])];
+            ops::conv2d_activation_backward(g, s, act, node, req.param_grads);
+            state[size_t(act.inputs[0])] = kGradAccumulate;
+        } else {
+            run_backward_node(g, s, node, state, req.param_grads);
+        }
         for (int t : node.inputs)
             if (state[size_t(t)] == kGradUnwritten) state[size_t(t)] = kGradAccumulate;  // written now
+        if (timed) s.node_backward_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         ++run;
     }
     // Every needed tensor but `from` is an input of a node that ran, so all are written: this is a safeguard.

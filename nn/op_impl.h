@@ -36,5 +36,11 @@ size_t conv2d_scratch(const Node& node, int batch);
 // A Conv2D node and the Relu/Relu6 node that reads its output, as one pass: the activation's output receives
 // clamp(conv + bias) (the graph runner's fusion, nn/forward_plan.h); the convolution's output is not written.
 void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, const Node& activation);
+// The backward of a Relu/Relu6 node and of the Conv2D node that alone reads its output, as one pass: the
+// convolution's input gradient, gated by the activation (conv2d_backward_input_overwrite), written over the
+// activation's input gradient (which nothing else writes); the activation's output gradient is not formed. The
+// filter and bias gradients as conv2d_backward. Only where conv2d_activation_backward_applies (the geometry).
+bool conv2d_activation_backward_applies(const Node& conv, int batch);
+void conv2d_activation_backward(const Graph& g, Session& s, const Node& activation, const Node& conv, bool want_params);
 
 }  // namespace ec::ops

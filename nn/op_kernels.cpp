@@ -83,16 +83,30 @@ void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, con
                                param_data(g, conv.params[0]), param_data(g, conv.params[1]), 0.0f, hi,
                                batched(conv.conv, s.batch), s.scratch.data());
 }
+void conv2d_backward_filter(Session& s, const Node& node, const ConvGeometry& geo) {
+    ec::conv2d_backward_filter(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
+                               s.values[size_t(node.inputs[0])].ptr(), geo, s.scratch.data());
+}
 void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     const ConvGeometry geo = batched(node.conv, s.batch);
     const GradOut dx = input_grad_out(s, node, want_input, 0);
-    if (dx.ptr && dx.overwrite && depthwise_3x3_backward_input_applies(geo))  // MobileNet's depthwise layers
-        depthwise_3x3_backward_input(dx.ptr, dout(s, node).ptr(), param_data(g, node.params[0]), geo, true);
+    if (dx.ptr && dx.overwrite && conv2d_backward_input_overwrites(geo))  // MobileNet's 1x1 and depthwise layers
+        conv2d_backward_input_overwrite(dx.ptr, dout(s, node).ptr(), param_data(g, node.params[0]), geo);
     else if (float* d_in = input_grad(s, node, want_input, 0))
         conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
-    if (want_params)
-        conv2d_backward_filter(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
-                               s.values[size_t(node.inputs[0])].ptr(), geo, s.scratch.data());
+    if (want_params) conv2d_backward_filter(s, node, geo);
+}
+bool conv2d_activation_backward_applies(const Node& conv, int batch) {
+    return conv2d_backward_input_overwrites(batched(conv.conv, batch));
+}
+void conv2d_activation_backward(const Graph& g, Session& s, const Node& activation, const Node& conv, bool want_params) {
+    if (activation.op != OpKind::Relu && activation.op != OpKind::Relu6)
+        fail(activation, "cannot be fused into a convolution's backward (only Relu and Relu6 can)");
+    const ConvGeometry geo = batched(conv.conv, s.batch);
+    const float gate_hi = activation.op == OpKind::Relu6 ? 6.0f : std::numeric_limits<float>::infinity();
+    conv2d_backward_input_overwrite(s.grads[size_t(activation.inputs[0])].ptr(), dout(s, conv).ptr(),
+                                    param_data(g, conv.params[0]), geo, s.values[size_t(activation.output)].ptr(), gate_hi);
+    if (want_params) conv2d_backward_filter(s, conv, geo);
 }
 
 void pad_forward(const Graph&, Session& s, const Node& node) {

@@ -26,6 +26,12 @@ inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }  // a *
 inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 // max(lo, x) then min(hi, .): the second operand is returned for NaN, so NaN passes (as in nn/activation.h).
 inline Vec clamp(Vec x, Vec lo, Vec hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
+// x + 0 where 0 < gate < hi, else +0 (the ReLU / ReLU6 gradient gate; + 0 turns -0 into +0, as accumulating
+// onto a zero-filled buffer does). NaN gates close.
+inline Vec gate_open(Vec x, Vec gate, Vec hi) {
+    const __mmask16 open = _mm512_cmp_ps_mask(gate, zero(), _CMP_GT_OQ) & _mm512_cmp_ps_mask(gate, hi, _CMP_LT_OQ);
+    return _mm512_maskz_mov_ps(open, add(x, zero()));
+}
 #else
 constexpr int kLanes = 8;
 using Vec = __m256;
@@ -42,6 +48,10 @@ inline Vec broadcast(float x) { return _mm256_set1_ps(x); }
 inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 inline Vec clamp(Vec x, Vec lo, Vec hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
+inline Vec gate_open(Vec x, Vec gate, Vec hi) {
+    const Vec open = _mm256_and_ps(_mm256_cmp_ps(gate, zero(), _CMP_GT_OQ), _mm256_cmp_ps(gate, hi, _CMP_LT_OQ));
+    return _mm256_and_ps(open, add(x, zero()));
+}
 #endif
 
 }  // namespace ec::simd

@@ -62,7 +62,7 @@ TEST_CASE("bench: --json has every key, positive figures, and the passes nest" *
     CHECK(v.at("backward_input_ms_min") > 0.5 * v.at("forward_ms_min"));
 }
 
-TEST_CASE("bench --ops: every node of the forward once, slowest first, shares summing to 1" * ec::test::needs_shared()) {
+TEST_CASE("bench --ops: every node of the forward once, slowest first, shares summing to 1, backward times" * ec::test::needs_shared()) {
     const std::string model = test::model_tflite("mobilenet_v1_0.75_192_quant");
     test::CliResult r = test::run_cli("bench --ops --iters 2 --threads 1 --model '" + model + "'");
     REQUIRE(r.exit_code == 0);
@@ -76,16 +76,19 @@ TEST_CASE("bench --ops: every node of the forward once, slowest first, shares su
     size_t fused = 0;
     for (int f : plan.fused) fused += f >= 0;
     CHECK(rows.size() == plan.nodes.size() + fused);  // every node run, and every folded activation
-    double share = 0;
+    double share = 0, backward_ms = 0;
     int64_t macs = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
         CHECK(rows[i].ms >= 0);
+        CHECK(rows[i].backward_ms >= 0);
+        backward_ms += rows[i].backward_ms;
         if (i > 0) CHECK(rows[i].ms <= rows[i - 1].ms);
         CHECK(r.out.find(rows[i].name) != std::string::npos);
         share += rows[i].share;
         macs += rows[i].multiply_adds;
     }
     CHECK(share == doctest::Approx(1.0).epsilon(1e-9));
+    CHECK(backward_ms > 0);  // the backward to the input runs through every convolution
     int64_t want = 0;
     for (const Node& node : m.graph.nodes) want += node_multiply_adds(m.graph, node);
     CHECK(macs == want);

@@ -1,0 +1,199 @@
+// The backward of a ReLU/ReLU6 fused into the backward of the convolution that reads its output (nn/graph.h
+// backward, ops::conv2d_activation_backward): the gated GEMM epilogue, the gated overwriting input gradient of
+// the pointwise and depthwise 3x3 kernels, and whole backward runs, each against the unfused computation (the
+// plain product or input gradient, then the activation's own backward), bit for bit.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "io/npy.h"
+#include "nn/activation.h"
+#include "nn/conv2d.h"
+#include "nn/gemm.h"
+#include "nn/graph.h"
+#include "nn/softmax.h"
+#include "tests/test_util.h"
+#include "tests/test_weights_util.h"
+
+using namespace ec;
+
+namespace {
+
+// Gate values for a ReLU6 output: mostly inside (0, 6), many exactly 0 or 6 (clamped units), some NaN.
+std::vector<float> relu6_outputs(int64_t n, std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(-2.0f, 8.0f);
+    std::vector<float> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = u(rng);
+        y[size_t(i)] = i % 97 == 5 ? std::numeric_limits<float>::quiet_NaN() : std::min(6.0f, std::max(0.0f, v));
+    }
+    return y;
+}
+
+// The unfused reference: d = the plain gradient written onto zeros, then the activation's backward.
+std::vector<float> gated(const std::vector<float>& plain, const std::vector<float>& y, bool relu6) {
+    std::vector<float> d(plain.size());
+    if (relu6) relu6_backward(d.data(), plain.data(), y.data(), int64_t(d.size()), true);
+    else relu_backward(d.data(), plain.data(), y.data(), int64_t(d.size()), true);
+    return d;
+}
+
+int open_gates(const std::vector<float>& y, float hi) {
+    int open = 0;
+    for (float v : y) open += v > 0.0f && v < hi;
+    return open;
+}
+
+}  // namespace
+
+TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for bit; tiled and few-row paths") {
+    std::mt19937 rng(3);
+    for (int m : {1, 4, 37})  // few rows (B streamed) and tiles with a remainder
+        for (bool tb : {false, true})
+            for (bool relu6 : {true, false}) {
+                const int n = 45, k = 70;
+                INFO("rows " << m << " transposed b " << tb << " relu6 " << relu6);
+                const auto a = test::random_values(int64_t(m) * k, rng);
+                const auto b = test::random_values(int64_t(k) * n, rng);
+                const auto y = relu6_outputs(int64_t(m) * n, rng);
+                const GemmInput ga{a.data(), m, k, k};
+                const GemmInput gb = tb ? GemmInput{b.data(), n, k, k, true} : GemmInput{b.data(), k, n, n};
+                std::vector<float> plain(size_t(m) * n, 0.0f);
+                gemm(plain.data(), n, ga, gb, true);  // onto zeros, as an unfused backward accumulates
+                GemmEpilogue ep;
+                ep.gate = y.data(), ep.gate_stride = n, ep.gate_hi = relu6 ? 6.0f : std::numeric_limits<float>::infinity();
+                std::vector<float> fused(size_t(m) * n, std::numeric_limits<float>::quiet_NaN());  // overwritten
+                gemm(fused.data(), n, ga, gb, ep);
+                CHECK(fused == gated(plain, y, relu6));
+                CHECK(open_gates(y, ep.gate_hi) > m * n / 3);
+                CHECK(open_gates(y, ep.gate_hi) < m * n);
+            }
+    GemmEpilogue bad;
+    float one = 1.0f, out = 0.0f;
+    bad.gate = &one, bad.accumulate = true;
+    CHECK_THROWS_WITH_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, bad),
+                         "gemm: a gated epilogue cannot accumulate", Error);
+}
+
+TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input gradient then the activation's backward") {
+    std::mt19937 rng(5);
+    struct Case { const char* what; ConvGeometry g; };
+    std::vector<Case> cases;
+    ConvGeometry pw;  // 1x1: one GEMM
+    pw.batch = 2, pw.in_h = 5, pw.in_w = 7, pw.in_c = 19, pw.out_h = 5, pw.out_w = 7, pw.out_c = 11;
+    cases.push_back({"pointwise", pw});
+    for (int stride : {1, 2}) {  // MobileNet's depthwise 3x3, odd sizes, a channel count off the vector width
+        ConvGeometry dw;
+        dw.batch = 2, dw.in_h = 9, dw.in_w = 11, dw.in_c = 21, dw.out_c = 21, dw.groups = 21;
+        dw.kernel_h = dw.kernel_w = 3, dw.stride_h = dw.stride_w = stride, dw.pad_top = dw.pad_left = stride == 1 ? 1 : 0;
+        dw.out_h = stride == 1 ? 9 : 5, dw.out_w = stride == 1 ? 11 : 6;
+        cases.push_back({stride == 1 ? "depthwise 3x3 stride 1" : "depthwise 3x3 stride 2", dw});
+    }
+    for (const Case& c : cases) {
+        const ConvGeometry& g = c.g;
+        if (!conv2d_backward_input_overwrites(g)) {
+            MESSAGE(c.what << ": no overwriting kernel on this build (the portable build has no SIMD depthwise)");
+            continue;
+        }
+        const int64_t in_n = int64_t(g.batch) * g.in_h * g.in_w * g.in_c, out_n = int64_t(g.batch) * g.out_h * g.out_w * g.out_c;
+        const auto d_out = test::random_values(out_n, rng);
+        const auto filter = test::random_values(int64_t(g.kernel_h) * g.kernel_w * (g.in_c / g.groups) * g.out_c, rng);
+        const auto y = relu6_outputs(in_n, rng);
+        std::vector<float> plain(size_t(in_n), 0.0f);
+        conv2d_backward_input(plain.data(), d_out.data(), filter.data(), g, nullptr);
+        for (bool relu6 : {true, false}) {
+            INFO(c.what << ", relu6 " << relu6);
+            const float hi = relu6 ? 6.0f : std::numeric_limits<float>::infinity();
+            std::vector<float> fused(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
+            conv2d_backward_input_overwrite(fused.data(), d_out.data(), filter.data(), g, y.data(), hi);
+            CHECK(fused == gated(plain, y, relu6));
+        }
+        std::vector<float> ungated(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
+        conv2d_backward_input_overwrite(ungated.data(), d_out.data(), filter.data(), g);
+        CHECK(ungated == plain);
+    }
+}
+
+namespace {
+
+// x -> conv 3x3 -> relu6 -> [1x1 -> relu6 -> depthwise 3x3 (stride 1 or 2) -> relu -> 1x1] -> relu6, read twice
+// (by a 1x1 conv and the logits' pool), so that one activation must not fuse.
+struct Block {
+    Graph g;
+    int x, expand, dw, shared, logits;
+};
+
+Block block_net(std::mt19937& rng, int dw_stride) {
+    auto param = [&](Graph& g, const char* name, const Shape& s) { return add_param(g, name, s, test::random_values(s.numel(), rng)); };
+    Block r;
+    Graph& g = r.g;
+    r.x = add_input(g, "x", {1, 11, 9, 3});
+    Conv2DOptions same;
+    same.padding.kind = Padding::Same;
+    const int stem = relu6(g, "stem", conv2d(g, "stem/conv", r.x, param(g, "w0", {3, 3, 3, 8}), param(g, "b0", {8}), same));
+    r.expand = relu6(g, "expand", conv2d(g, "expand/conv", stem, param(g, "w1", {1, 1, 8, 24}), param(g, "b1", {24}), {}));
+    Conv2DOptions dw = same;
+    dw.groups = 24, dw.stride_h = dw.stride_w = dw_stride;
+    r.dw = relu(g, "dw", conv2d(g, "dw/conv", r.expand, param(g, "w2", {3, 3, 1, 24}), param(g, "b2", {24}), dw));
+    r.shared = relu6(g, "shared", conv2d(g, "project", r.dw, param(g, "w3", {1, 1, 24, 16}), -1, {}));
+    const int head = conv2d(g, "head", r.shared, param(g, "w4", {1, 1, 16, 16}), -1, {});
+    const int both = add(g, "both", head, r.shared);
+    const int pooled = reshape(g, "flat", global_avg_pool(g, "pool", both), {1, 16});
+    r.logits = fully_connected(g, "logits", pooled, param(g, "wf", {16, 5}), param(g, "bf", {5}));
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("backward fusion: a ReLU/ReLU6 read by one convolution alone runs in its backward; same gradients bit for bit") {
+    std::mt19937 rng(9);
+    for (int dw_stride : {1, 2})
+        for (bool params : {false, true}) {
+            INFO("depthwise stride " << dw_stride << ", param_grads " << params);
+            Block r = block_net(rng, dw_stride);
+            const Shape xs = r.g.tensors[size_t(r.x)].shape.with_batch(3);
+            const Tensor x(xs, test::random_values(xs.numel(), rng, 1.0f));
+            Session s;
+            forward(r.g, s, {&x});
+            const BackwardRequest fused{r.logits, one_hot_seed(Shape{3, 5}, {4, 0, 2}), {r.x}, params};
+            BackwardRequest unfused = fused;  // asking for an activation's output gradient keeps it unfused
+            for (const Node& node : r.g.nodes)
+                if (node.op == OpKind::Relu || node.op == OpKind::Relu6) unfused.stop_at.push_back(node.output);
+            const int unfused_nodes = backward(r.g, s, unfused);
+            const std::vector<float> want = test::values_of(s.grads[size_t(r.x)]);
+            std::vector<std::vector<float>> want_params;
+            for (const Tensor& p : s.param_grads) want_params.push_back(test::values_of(p));
+            CHECK(backward(r.g, s, fused) == unfused_nodes);  // the folded activations count as run
+            CHECK(test::values_of(s.grads[size_t(r.x)]) == want);
+            CHECK(test::max_abs(want.data(), int64_t(want.size())) > 0);
+            for (size_t p = 0; p < want_params.size(); ++p) CHECK(test::values_of(s.param_grads[p]) == want_params[p]);
+            // expand -> depthwise fuses only where the build has the SIMD depthwise kernel; dw -> project always.
+            CHECK(s.grads[size_t(r.dw)].data.empty());
+            CHECK(s.grads[size_t(r.shared)].numel() == s.values[size_t(r.shared)].numel());  // read twice: formed
+        }
+}
+
+TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activation fused equals the unfused one" *
+          test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Session s;
+    forward(m.graph, s, {&x});
+    const int cls = top_k(s.values[size_t(m.logits)], 0, 1)[0];
+    const int input = m.graph.inputs[0];
+    BackwardRequest fused{m.logits, one_hot_seed(s.values[size_t(m.logits)].shape, {cls}), {input}, false};
+    BackwardRequest unfused = fused;
+    for (const Node& node : m.graph.nodes)
+        if (node.op == OpKind::Relu6) unfused.stop_at.push_back(node.output);
+    backward(m.graph, s, unfused);
+    const std::vector<float> want = test::values_of(s.grads[size_t(input)]);
+    backward(m.graph, s, fused);
+    CHECK(test::values_of(s.grads[size_t(input)]) == want);
+    int unformed = 0;
+    for (const Node& node : m.graph.nodes) unformed += node.op == OpKind::Relu6 && s.grads[size_t(node.output)].data.empty();
+    INFO(unformed << " ReLU6 output gradients not formed");
+    CHECK(unformed >= 17);  // at least every block's depthwise -> project pair
+}
