@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # entropycam's forward pass against ONNX Runtime 1.20.1 on the same MobileNetV2 float weights, in one run:
 # batch 1 with 1 and 2 threads, batch 8 with 2 threads (per image). Each case runs our Google Benchmark
-# (Model/forward_to_logits/fused:1, the planned, fused forward that classify and evaluate run; median of REPS
+# (Model/forward_to_logits/fused:2, the planned, fused forward that classify and evaluate run; median of REPS
 # repetitions) right before ../shared/peers/ort-bench.sh (median of ORT_ITERS runs),
 # so both see the same machine load; compare the ratios, not the absolute times, on a shared machine.
 # Both run with their default thread waiting: ONNX Runtime's pool spins between ops, and so does libgomp unless
@@ -29,7 +29,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # ours THREADS BATCH: median wall time in ms of one forward of the batch.
 ours() {
-  OMP_NUM_THREADS=$1 "$bench" --benchmark_filter="^Model/forward_to_logits/fused:1/batch:$2/real_time\$" --benchmark_repetitions="$reps" \
+  OMP_NUM_THREADS=$1 "$bench" --benchmark_filter="^Model/forward_to_logits/fused:2/batch:$2/real_time\$" --benchmark_repetitions="$reps" \
     --benchmark_min_time=0.5 --benchmark_out="$tmp/ours.json" --benchmark_out_format=json >/dev/null 2>"$tmp/ours.err" ||
     { cat "$tmp/ours.err" >&2; return 1; }
   node -e '

@@ -138,12 +138,10 @@ void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, in
     for (; x < sw.dst_w; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
 }
 
-// Destination row (n, y), all channels.
+// One destination row, all channels, from the three source rows its taps read (null: padding).
 template <int kStride>
-void sweep_row(const Sweep& sw, int n, int y) {
+void sweep_row_from(const Sweep& sw, float* dst_row, const float* const src_rows[3]) {
     const int64_t c = sw.channels;
-    const float* image = sw.src + int64_t(n) * sw.src_h * sw.src_w * c;
-    float* dst_row = sw.dst + (int64_t(n) * sw.dst_h + y) * sw.dst_w * c;
     // Interior columns [x_lo, x_hi): taps x * s - pad_left + {0, 1, 2} all inside [0, src_w) (pad_left >= 0).
     const int x_lo = std::min(sw.dst_w, (sw.pad_left + kStride - 1) / kStride);
     const int last = sw.src_w - 3 + sw.pad_left;
@@ -157,13 +155,23 @@ void sweep_row(const Sweep& sw, int n, int y) {
         b.accumulate = sw.accumulate;
         b.gated = sw.gate != nullptr, b.gate_offset = sw.gate - sw.dst, b.gate_hi = broadcast(sw.gate_hi);
         Rows rows;
-        for (int ky = 0; ky < 3; ++ky) {
-            const int iy = y * kStride - sw.pad_top + ky;
-            rows.row[ky] = iy >= 0 && iy < sw.src_h ? image + int64_t(iy) * sw.src_w * c + c0 : nullptr;
-        }
+        for (int ky = 0; ky < 3; ++ky) rows.row[ky] = src_rows[ky] ? src_rows[ky] + c0 : nullptr;
         if (c - c0 >= kLanes) sweep_block<kStride, true>(dst_row + c0, rows, b, sw, x_lo, x_hi);
         else sweep_block<kStride, false>(dst_row + c0, rows, b, sw, x_lo, x_hi);
     }
+}
+
+// Destination row (n, y), all channels.
+template <int kStride>
+void sweep_row(const Sweep& sw, int n, int y) {
+    const int64_t c = sw.channels;
+    const float* image = sw.src + int64_t(n) * sw.src_h * sw.src_w * c;
+    const float* rows[3];
+    for (int ky = 0; ky < 3; ++ky) {
+        const int iy = y * kStride - sw.pad_top + ky;
+        rows[ky] = iy >= 0 && iy < sw.src_h ? image + int64_t(iy) * sw.src_w * c : nullptr;
+    }
+    sweep_row_from<kStride>(sw, sw.dst + (int64_t(n) * sw.dst_h + y) * sw.dst_w * c, rows);
 }
 
 // Threads take destination rows dynamically; each value is computed by one thread in a fixed order.
@@ -288,6 +296,14 @@ void depthwise_3x3_forward(float* out, const float* in, const float* filter, con
               g.batch);
 }
 
+void depthwise_3x3_forward_row(float* out_row, const float* const in_rows[3], const float* filter, const float* bias,
+                               float lo, float hi, const ConvGeometry& g) {
+    const Sweep sw{nullptr, g.in_h, g.in_w, out_row, 1, g.out_w, g.in_c, g.stride_h, g.pad_top, g.pad_left, filter,
+                   false, bias, false, lo, hi};
+    if (g.stride_h == 1) sweep_row_from<1>(sw, out_row, in_rows);
+    else sweep_row_from<2>(sw, out_row, in_rows);
+}
+
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
     return depthwise_3x3_applies(g) && (g.stride_h == 2 || (g.pad_top <= 2 && g.pad_left <= 2));
 }
@@ -314,6 +330,7 @@ void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* 
 namespace ec {
 bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
+void depthwise_3x3_forward_row(float*, const float* const[3], const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float) {}
 }  // namespace ec

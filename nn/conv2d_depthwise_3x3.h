@@ -12,6 +12,11 @@ bool depthwise_3x3_applies(const ConvGeometry& g);
 // out = clamp(bias + depthwise conv, lo, hi) (lo = -inf, hi = +inf: no clamp). Only when depthwise_3x3_applies(g).
 void depthwise_3x3_forward(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
                            const ConvGeometry& g);
+// One output row of depthwise_3x3_forward from the three input rows its taps read, wherever the caller keeps
+// them: in_rows[ky] is input row y * stride - pad_top + ky (in_w x in_c floats), null where that row is padding.
+// Single-threaded (nn/band_block.h runs it inside its own threads). Only when depthwise_3x3_applies(g).
+void depthwise_3x3_forward_row(float* out_row, const float* const in_rows[3], const float* filter, const float* bias,
+                               float lo, float hi, const ConvGeometry& g);
 
 // Stride 1 (padding at most 2) or 2: d_in += the gradient, as depthwise_conv2d_backward_input; d_in = the
 // gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as

@@ -28,6 +28,13 @@ int images_per_run_in_cache(const Graph& g, const ForwardPlan& plan) {
     for (int t : g.inputs) acquire(t);
     release_step(0);
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        if (plan.block_at[k] >= 0) {  // a band-fused block holds only its output
+            const BandBlock& b = plan.blocks[size_t(plan.block_at[k])];
+            acquire(b.output);
+            for (int i = 0; i < b.steps; ++i) release_step(k + 1 + size_t(i));
+            k += size_t(b.steps - 1);
+            continue;
+        }
         const Node& node = g.nodes[size_t(plan.nodes[k])];
         acquire(plan.fused[k] >= 0 ? g.nodes[size_t(plan.fused[k])].output : node.output);
         release_step(k + 1);

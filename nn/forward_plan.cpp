@@ -74,6 +74,8 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
         plan.release.insert(plan.release.end(), step.begin(), step.end());
     }
     plan.release_start.push_back(int(plan.release.size()));
+    if (fuse_activations) find_band_blocks(g, plan.nodes, plan.fused, kept, plan.blocks, plan.block_at);
+    else plan.block_at.assign(plan.nodes.size(), -1);
     plan.keep = keep;
     std::sort(plan.keep.begin(), plan.keep.end());
     plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());

@@ -14,6 +14,7 @@
 #pragma once
 #include <vector>
 
+#include "nn/band_block.h"
 #include "nn/graph.h"
 
 namespace ec {
@@ -25,6 +26,10 @@ struct ForwardPlan {
     // same values as the two passes, bit for bit) and its own output, unkept and read by nothing else, never
     // exists. -1 otherwise.
     std::vector<int> fused;
+    // Band-fused blocks (nn/band_block.h): block_at[k] >= 0 means steps k .. k + steps - 1 run as
+    // blocks[block_at[k]], a few output rows at a time; -1 otherwise. Only where activations fuse.
+    std::vector<BandBlock> blocks;
+    std::vector<int> block_at;
     // The tensors whose values die after step i, i = 0 before the first node (graph inputs nobody reads),
     // i = k + 1 after nodes[k]: release[release_start[i] .. release_start[i + 1]).
     std::vector<int> release;

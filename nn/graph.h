@@ -128,6 +128,7 @@ struct Session {
     std::vector<Tensor> grads;        // d(seeded tensor)/d(tensor); empty where not computed
     std::vector<Tensor> param_grads;  // d/d(param); empty where not computed
     FloatBuffer scratch;              // kernel scratch, sized once for the batch
+    FloatBuffer band_scratch;         // band-fused blocks' per-thread rows (nn/band_block.h), grown on first use
     int nodes_run_backward = 0;       // how many nodes the last backward ran
     std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
     std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds

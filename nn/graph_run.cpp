@@ -79,6 +79,17 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
         const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
         const Node& node = g.nodes[size_t(plan.nodes[k])];
+        if (plan.block_at[k] >= 0) {  // a band-fused block: its time counts on its first node
+            const BandBlock& b = plan.blocks[size_t(plan.block_at[k])];
+            acquire_value(s, b.output, g.tensors[size_t(b.output)].shape.with_batch(s.batch));
+            band_block_forward(g, s, b);
+            if (timed)
+                s.node_ms[size_t(plan.nodes[k])] +=
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            for (int i = 0; i < b.steps; ++i) release_step(s, plan, k + 1 + size_t(i));
+            k += size_t(b.steps - 1);
+            continue;
+        }
         if (plan.fused[k] < 0) {
             run_forward_node(g, s, node);
         } else {  // convolution + ReLU/ReLU6 in one pass, into the activation's output
@@ -97,7 +108,7 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
 
 void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
     if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
-        plan.fused.size() != plan.nodes.size())
+        plan.fused.size() != plan.nodes.size() || plan.block_at.size() != plan.nodes.size())
         throw Error("forward: the plan was made for another graph");
     for (int t : plan.keep)
         if (t < 0 || size_t(t) >= g.tensors.size()) throw Error("forward: the plan keeps a tensor the graph lacks");

@@ -1,0 +1,190 @@
+// Band-fused blocks (see band_block.h): finding them in a plan, and running one.
+#include "nn/band_block.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "nn/conv2d_depthwise_3x3.h"
+#include "nn/gemm.h"
+
+namespace ec {
+namespace {
+
+bool is_pointwise(const Node& n) {
+    const ConvGeometry& c = n.conv;
+    return n.op == OpKind::Conv2D && c.kernel_h == 1 && c.kernel_w == 1 && c.stride_h == 1 && c.stride_w == 1 &&
+           c.pad_top == 0 && c.pad_left == 0 && c.groups == 1 && c.out_h == c.in_h && c.out_w == c.in_w;
+}
+
+// The largest band (depthwise output rows) whose ring of expanded rows and depthwise output fit kBandCacheBytes.
+void size_bands(BandBlock& b, const ConvGeometry& d) {
+    const int64_t in_row = int64_t(d.in_w) * d.in_c, out_row = int64_t(d.out_w) * d.in_c;
+    for (int rows = d.out_h; rows >= 1; --rows) {
+        const int ring = b.expand >= 0 ? std::min((rows - 1) * d.stride_h + 3, d.in_h) : 0;
+        const int64_t floats = ring * in_row + rows * out_row;
+        if (rows == 1 || floats * int64_t(sizeof(float)) <= kBandCacheBytes) {
+            b.band_rows = rows, b.ring_rows = ring, b.scratch_floats = floats;
+            return;
+        }
+    }
+}
+
+// Upper clamp of a folded activation (ReLU: none).
+float activation_hi(const Graph& g, int act) {
+    return act >= 0 && g.nodes[size_t(act)].op == OpKind::Relu6 ? 6.0f : std::numeric_limits<float>::infinity();
+}
+
+GemmEpilogue conv_epilogue(const Graph& g, const Node& conv, int act) {
+    GemmEpilogue ep;
+    ep.bias = conv.params.size() > 1 && conv.params[1] >= 0 ? g.params[size_t(conv.params[1])].data() : nullptr;
+    if (act >= 0) ep.lo = 0.0f, ep.hi = activation_hi(g, act);
+    return ep;
+}
+
+}  // namespace
+
+void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::vector<int>& fused,
+                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at) {
+    blocks.clear();
+    block_at.assign(nodes.size(), -1);
+    std::vector<int> readers(g.tensors.size(), 0), reader(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (int t : g.nodes[i].inputs) ++readers[size_t(t)], reader[size_t(t)] = int(i);
+    auto output_of = [&](size_t k) { return fused[k] >= 0 ? g.nodes[size_t(fused[k])].output : g.nodes[size_t(nodes[k])].output; };
+    // Step k's value is read by step k + 1 alone and kept by no one.
+    auto feeds_next = [&](size_t k) {
+        const int t = output_of(k);
+        return k + 1 < nodes.size() && !kept[size_t(t)] && readers[size_t(t)] == 1 && reader[size_t(t)] == nodes[k + 1];
+    };
+    for (size_t k = 0; k < nodes.size(); ++k) {
+        BandBlock b;
+        size_t j = k;  // the depthwise step
+        const Node& first = g.nodes[size_t(nodes[k])];
+        if (is_pointwise(first) && fused[k] >= 0 && feeds_next(k)) b.expand = nodes[k], b.expand_act = fused[k], j = k + 1;
+        const Node& dw = g.nodes[size_t(nodes[j])];
+        if (dw.op != OpKind::Conv2D || !depthwise_3x3_applies(dw.conv) || fused[j] < 0 || !feeds_next(j)) continue;
+        if (!is_pointwise(g.nodes[size_t(nodes[j + 1])])) continue;
+        b.depthwise = nodes[j], b.depthwise_act = fused[j];
+        b.project = nodes[j + 1], b.project_act = fused[j + 1];
+        b.input = first.inputs[0];
+        b.output = output_of(j + 1);
+        size_t last = j + 1;
+        if (feeds_next(j + 1)) {
+            const Node& add = g.nodes[size_t(nodes[j + 2])];
+            const bool residual = add.op == OpKind::Add && add.inputs.size() == 2 &&
+                                  ((add.inputs[0] == b.output && add.inputs[1] == b.input) ||
+                                   (add.inputs[1] == b.output && add.inputs[0] == b.input)) &&
+                                  g.tensors[size_t(b.input)].shape == g.tensors[size_t(b.output)].shape;
+            if (residual) b.add = nodes[j + 2], b.output = add.output, last = j + 2;
+        }
+        int64_t weights = dw.conv.in_c * int64_t(9);
+        for (int conv : {b.expand, b.project})
+            if (conv >= 0) weights += g.params[size_t(g.nodes[size_t(conv)].params[0])].shape.numel();
+        if (int64_t(dw.conv.in_h) * dw.conv.in_w * dw.conv.in_c < kBandMinActivationPerWeight * weights) continue;
+        b.steps = int(last - k + 1);
+        size_bands(b, dw.conv);
+        block_at[k] = int(blocks.size());
+        blocks.push_back(b);
+        k = last;
+    }
+}
+
+namespace {
+
+// The tensors and kernels' arguments of one block at one batch size.
+struct BlockRun {
+    const Graph& g;
+    const BandBlock& b;
+    const ConvGeometry& d;  // the depthwise geometry (batch 1)
+    const float* x;         // the block's input
+    float* out;             // the block's output
+    int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, output
+};
+
+// Expanded rows [r0, r1) of image n into their ring slots, one GEMM per run of consecutive slots.
+void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring) {
+    const Node& e = r.g.nodes[size_t(r.b.expand)];
+    const GemmEpilogue ep = conv_epilogue(r.g, e, r.b.expand_act);
+    const int64_t cin = e.conv.in_c, ce = e.conv.out_c, w = r.d.in_w;
+    const float* filter = r.g.params[size_t(e.params[0])].data();
+    while (r0 < r1) {
+        const int slot = r0 % r.b.ring_rows, rows = std::min(r1 - r0, r.b.ring_rows - slot);
+        const float* a = r.x + (int64_t(n) * r.d.in_h + r0) * r.x_row;
+        gemm(ring + slot * r.in_row, ce, GemmInput{a, rows * w, cin, cin}, GemmInput{filter, cin, ce, ce}, ep);
+        r0 += rows;
+    }
+}
+
+// Output rows [oy0, oy1) of image n: depthwise rows into `mid`, projected into the output, plus the skip.
+void depthwise_project_rows(const BlockRun& r, int n, int oy0, int oy1, const float* ring, float* mid) {
+    const Node& dw = r.g.nodes[size_t(r.b.depthwise)];
+    const float* filter = r.g.params[size_t(dw.params[0])].data();
+    const float* bias = dw.params.size() > 1 && dw.params[1] >= 0 ? r.g.params[size_t(dw.params[1])].data() : nullptr;
+    const float hi = activation_hi(r.g, r.b.depthwise_act);
+    for (int oy = oy0; oy < oy1; ++oy) {
+        const float* rows[3];
+        for (int ky = 0; ky < 3; ++ky) {
+            const int iy = oy * r.d.stride_h - r.d.pad_top + ky;
+            rows[ky] = iy < 0 || iy >= r.d.in_h ? nullptr
+                       : ring                  ? ring + (iy % r.b.ring_rows) * r.in_row
+                                               : r.x + (int64_t(n) * r.d.in_h + iy) * r.x_row;
+        }
+        depthwise_3x3_forward_row(mid + (oy - oy0) * r.mid_row, rows, filter, bias, 0.0f, hi, r.d);
+    }
+    const Node& p = r.g.nodes[size_t(r.b.project)];
+    const int64_t ce = p.conv.in_c, co = p.conv.out_c, pixels = int64_t(oy1 - oy0) * r.d.out_w;
+    const int64_t first = (int64_t(n) * r.d.out_h + oy0) * r.d.out_w;  // pixel index of the band's first output
+    float* out = r.out + first * co;
+    gemm(out, co, GemmInput{mid, pixels, ce, ce}, GemmInput{r.g.params[size_t(p.params[0])].data(), ce, co, co},
+         conv_epilogue(r.g, p, r.b.project_act));
+    if (r.b.add >= 0) {  // the skip: the input has the output's shape
+        const float* skip = r.x + first * co;
+        for (int64_t i = 0; i < pixels * co; ++i) out[i] = out[i] + skip[i];
+    }
+}
+
+// Output rows [oy0, oy1) of image n, `band` rows at a time; the ring keeps the rows two bands share.
+void run_strip(const BlockRun& r, int n, int oy0, int oy1, int band, float* scratch) {
+    float* ring = r.b.expand >= 0 ? scratch : nullptr;
+    float* mid = scratch + int64_t(r.b.ring_rows) * r.in_row;
+    int computed = -1;  // expanded rows below this are in the ring (or were, and are no longer needed)
+    for (int y0 = oy0; y0 < oy1; y0 += band) {
+        const int y1 = std::min(oy1, y0 + band);
+        if (ring) {
+            const int lo = std::max(0, y0 * r.d.stride_h - r.d.pad_top);
+            const int hi = std::min(r.d.in_h, (y1 - 1) * r.d.stride_h - r.d.pad_top + 3);
+            computed = std::max(computed, lo);
+            if (computed < hi) expand_rows(r, n, computed, hi, ring), computed = hi;
+        }
+        depthwise_project_rows(r, n, y0, y1, ring, mid);
+    }
+}
+
+}  // namespace
+
+void band_block_forward(const Graph& g, Session& s, const BandBlock& b) {
+    const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
+    const Node& p = g.nodes[size_t(b.project)];
+    const BlockRun r{g, b, d, s.values[size_t(b.input)].ptr(), s.values[size_t(b.output)].ptr(),
+                     int64_t(d.in_w) * d.in_c, int64_t(d.out_w) * d.in_c,
+                     int64_t(d.in_w) * g.nodes[size_t(b.expand >= 0 ? b.expand : b.depthwise)].conv.in_c,
+                     int64_t(d.out_w) * p.conv.out_c};
+    // About two strips per thread over the batch, each strip in bands of at most band_rows.
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int strips = threads == 1 ? 1 : std::min(d.out_h, std::max(1, (2 * threads + s.batch - 1) / s.batch));
+    const int strip_rows = (d.out_h + strips - 1) / strips, band = std::min(b.band_rows, strip_rows);
+    const size_t need = size_t(threads) * size_t(b.scratch_floats);
+    if (s.band_scratch.size() < need) s.band_scratch.resize(need);
+    const int tasks = s.batch * strips;
+#pragma omp parallel for schedule(dynamic) if (threads > 1 && tasks > 1)
+    for (int t = 0; t < tasks; ++t) {
+        const int n = t / strips, y0 = (t % strips) * strip_rows;
+        if (y0 >= d.out_h) continue;
+        float* scratch = s.band_scratch.data() + size_t(omp_get_thread_num()) * size_t(b.scratch_floats);
+        run_strip(r, n, y0, std::min(d.out_h, y0 + strip_rows), band, scratch);
+    }
+}
+
+}  // namespace ec

@@ -1,0 +1,50 @@
+// Band-fused blocks (internal to nn/; planned by nn/forward_plan.h, run by the graph runner): MobileNetV2's
+// inverted residual block (1x1 expand + ReLU6 -> 3x3 depthwise + ReLU6 -> 1x1 project [-> + the block's input])
+// and MobileNetV1's pair (3x3 depthwise + ReLU6 -> 1x1 + ReLU6) run a few output rows at a time instead of layer
+// after layer. Layer after layer, the expanded tensor (112 x 112 x 96 floats = 4.8 MB in MobileNetV2's second
+// block) is written to memory by the expand convolution and read back by the depthwise one: measured in the
+// model, that depthwise layer took 0.75 ms against 0.24 ms on cache-resident data. Here each thread keeps a ring
+// of the expanded rows its band needs (computed once each, the rows shared by two bands kept) and one band of the
+// depthwise output, together under kBandCacheBytes (the L2 cache), and projects each band straight into the
+// block's output. Every value is computed by the same kernels in the same order as layer by layer (GEMM rows are
+// independent, the depthwise kernel sums each output in one order), so the results are the same bit for bit.
+// Threads take strips of output rows (no barrier between the block's layers).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "nn/graph.h"
+
+namespace ec {
+
+constexpr int64_t kBandCacheBytes = int64_t(192) << 10;
+// Every band reads the block's weights again: a block forms only where the depthwise input (per image) is this
+// many times its weights. MobileNetV2's first six blocks (0.6-4.8 MB of activations, 4-50 KB of weights) gain;
+// its last ones (7 x 7 x 960 = 188 KB against 1.2 MB of weights) measured slower banded.
+constexpr int64_t kBandMinActivationPerWeight = 8;
+
+struct BandBlock {
+    int expand = -1, expand_act = -1;        // 1x1 convolution and its folded ReLU/ReLU6 (node ids), or -1
+    int depthwise = -1, depthwise_act = -1;  // 3x3 depthwise convolution and its folded ReLU/ReLU6
+    int project = -1, project_act = -1;      // 1x1 convolution and its folded activation (-1: linear)
+    int add = -1;                            // the residual Add of the projection and the block's input, or -1
+    int input = -1, output = -1;             // tensor ids: the value the block reads, the one value it writes
+    int steps = 0;                           // plan steps (ForwardPlan::nodes entries) the block covers
+    int band_rows = 1;                       // depthwise output rows per band
+    int ring_rows = 0;                       // expanded rows a thread keeps (0 without an expansion)
+    int64_t scratch_floats = 0;              // per thread: the ring and one band of depthwise output
+};
+
+// The blocks among a plan's steps (nodes / fused as in ForwardPlan): block_at[k] = the index in `blocks` of the
+// block that starts at step k, or -1. A block forms where every inner value is read by the next step alone and
+// kept by no one, the convolutions have the shapes above (1x1 stride 1; 3x3 depthwise the SIMD kernel handles),
+// ReLU/ReLU6 follow the expand and depthwise convolutions, and the activations outweigh the weights
+// (kBandMinActivationPerWeight); nothing forms on builds without SIMD kernels.
+void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::vector<int>& fused,
+                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at);
+
+// Runs block b on the session's batch: reads s.values[b.input], writes s.values[b.output] (acquired by the
+// caller); thread scratch from s.band_scratch (grown on first use only).
+void band_block_forward(const Graph& g, Session& s, const BandBlock& b);
+
+}  // namespace ec

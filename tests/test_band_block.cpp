@@ -1,0 +1,146 @@
+// nn/band_block.h: band-fused blocks form where they should (and not where a value is kept, read twice or the
+// activations are small against the weights), and a planned forward with them gives the layer-by-layer values
+// bit for bit, at batch 1 and 3, on one thread and two, on a small net with every kind of block and on MobileNetV2.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <random>
+
+#include "io/npy.h"
+#include "nn/forward_plan.h"
+#include "nn/simd.h"
+#include "tests/test_util.h"
+#include "tests/test_weights_util.h"
+
+using namespace ec;
+
+namespace {
+
+struct Net {
+    Graph g;
+    int x, residual_expand, strided_out, logits;
+};
+
+// x [40 x 64 x 32] -> block A: 1x1 expand 96 + ReLU6, depthwise 3x3 s1 + ReLU6, 1x1 project 32, + x
+//                  -> block B: 1x1 expand 96 + ReLU6, depthwise 3x3 s2 + ReLU6, 1x1 project 48 (linear)
+//                  -> block C (MobileNetV1's pair): depthwise 3x3 s1 + ReLU6, 1x1 64 + ReLU6
+//                  -> pool -> fully connected 5.
+// A row of 64 x 96 floats is 24 KB: the expanded rows need several bands under kBandCacheBytes.
+Net block_net(std::mt19937& rng) {
+    auto param = [&](Graph& g, const char* name, const Shape& s) { return add_param(g, name, s, test::random_values(s.numel(), rng)); };
+    Net r;
+    Graph& g = r.g;
+    r.x = add_input(g, "x", {1, 40, 64, 32});
+    Conv2DOptions same;
+    same.padding.kind = Padding::Same;
+    auto expand = [&](const char* name, int in, int c_in, int c_out) {
+        return relu6(g, std::string(name) + "/expand", conv2d(g, std::string(name) + "/expand/conv", in,
+                     param(g, (std::string(name) + "/we").c_str(), {1, 1, c_in, c_out}), param(g, (std::string(name) + "/be").c_str(), {c_out}), {}));
+    };
+    auto depthwise = [&](const char* name, int in, int c, int stride) {
+        Conv2DOptions o = same;
+        o.groups = c, o.stride_h = o.stride_w = stride;
+        return relu6(g, std::string(name) + "/dw", conv2d(g, std::string(name) + "/dw/conv", in,
+                     param(g, (std::string(name) + "/wd").c_str(), {3, 3, 1, c}), param(g, (std::string(name) + "/bd").c_str(), {c}), o));
+    };
+    r.residual_expand = expand("a", r.x, 32, 96);
+    const int a_project = conv2d(g, "a/project", depthwise("a", r.residual_expand, 96, 1), param(g, "a/wp", {1, 1, 96, 32}), param(g, "a/bp", {32}), {});
+    const int a = add(g, "a/add", a_project, r.x);
+    r.strided_out = conv2d(g, "b/project", depthwise("b", expand("b", a, 32, 96), 96, 2), param(g, "b/wp", {1, 1, 96, 48}), -1, {});
+    const int c = relu6(g, "c/pw", conv2d(g, "c/pw/conv", depthwise("c", r.strided_out, 48, 1), param(g, "c/wp", {1, 1, 48, 64}), param(g, "c/bp", {64}), {}));
+    const int pooled = reshape(g, "flat", global_avg_pool(g, "pool", c), {1, 64});
+    r.logits = fully_connected(g, "logits", pooled, param(g, "wf", {64, 5}), param(g, "bf", {5}));
+    return r;
+}
+
+// The plan's logits and its layer-by-layer twin's (the same plan, blocks cleared), at `threads` threads.
+void check_same_as_layer_by_layer(const Graph& g, const ForwardPlan& plan, int logits, const Tensor& x, int threads) {
+    ForwardPlan layers = plan;
+    layers.block_at.assign(layers.nodes.size(), -1);
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Session a, b;
+    forward(g, a, plan, {&x});
+    forward(g, b, layers, {&x});
+    forward(g, a, plan, {&x});  // again on the warmed-up session: the ring and bands reused
+    omp_set_num_threads(before);
+    CHECK(test::values_of(a.values[size_t(logits)]) == test::values_of(b.values[size_t(logits)]));
+    CHECK(test::max_abs(a.values[size_t(logits)].ptr(), a.values[size_t(logits)].numel()) > 0);
+}
+
+}  // namespace
+
+TEST_CASE("band blocks: expand + depthwise + project (+ skip) and depthwise + pointwise form, bit for bit as layers") {
+    std::mt19937 rng(21);
+    Net r = block_net(rng);
+    const ForwardPlan plan = plan_forward(r.g, {r.logits});
+#ifndef EC_SIMD
+    CHECK(plan.blocks.empty());  // the blocks need the SIMD depthwise kernel
+    return;
+#endif
+    REQUIRE(plan.blocks.size() == 3);
+    CHECK(plan.blocks[0].steps == 4);  // expand, depthwise, project, add
+    CHECK(plan.blocks[0].add >= 0);
+    CHECK(plan.blocks[1].steps == 3);
+    CHECK(plan.blocks[1].project_act < 0);
+    CHECK(plan.blocks[2].steps == 2);  // depthwise, pointwise + ReLU6
+    CHECK(plan.blocks[2].expand < 0);
+    CHECK(plan.blocks[2].project_act >= 0);
+    for (const BandBlock& b : plan.blocks) {
+        const ConvGeometry& d = r.g.nodes[size_t(b.depthwise)].conv;
+        if (b.expand >= 0) CHECK(b.band_rows < d.out_h);  // several bands: the ring carries rows from band to band
+        CHECK(b.scratch_floats * int64_t(sizeof(float)) <= kBandCacheBytes);
+    }
+    for (int batch : {1, 3})
+        for (int threads : {1, 2}) {
+            INFO("batch " << batch << ", threads " << threads);
+            const Shape s = r.g.tensors[size_t(r.x)].shape.with_batch(batch);
+            check_same_as_layer_by_layer(r.g, plan, r.logits, Tensor(s, test::random_values(s.numel(), rng, 1.0f)), threads);
+        }
+}
+
+TEST_CASE("band blocks: a kept inner value splits its block; a kept block output still forms its block") {
+    std::mt19937 rng(22);
+    Net r = block_net(rng);
+    const ForwardPlan keeping_expand = plan_forward(r.g, {r.logits, r.residual_expand});
+    for (const BandBlock& b : keeping_expand.blocks) CHECK(b.expand != r.g.tensors[size_t(r.residual_expand)].producer);
+    const ForwardPlan keeping_output = plan_forward(r.g, {r.logits, r.strided_out});
+#ifdef EC_SIMD
+    REQUIRE(keeping_expand.blocks.size() == 3);  // block A from its depthwise on: no expand, and no skip (its input
+    CHECK(keeping_expand.blocks[0].expand < 0);   // is the expanded value, not the Add's other operand)
+    CHECK(keeping_expand.blocks[0].add < 0);
+    CHECK(keeping_output.blocks.size() == 3);
+    const Shape s = r.g.tensors[size_t(r.x)].shape.with_batch(2);
+    const Tensor x(s, test::random_values(s.numel(), rng, 1.0f));
+    check_same_as_layer_by_layer(r.g, keeping_expand, r.logits, x, 2);
+    Session a, b;
+    forward(r.g, a, keeping_output, {&x});
+    forward(r.g, b, {&x});
+    CHECK(test::values_of(a.values[size_t(r.strided_out)]) == test::values_of(b.values[size_t(r.strided_out)]));
+#endif
+    CHECK(plan_forward(r.g, {r.logits}, false).blocks.empty());  // nothing fused: no blocks either
+}
+
+TEST_CASE("band blocks on MobileNetV2: the early blocks form; logits bit for bit as layer by layer" * test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const ForwardPlan plan = plan_forward(m.graph, {m.logits});
+#ifdef EC_SIMD
+    std::string names;
+    for (const BandBlock& b : plan.blocks) names += m.graph.nodes[size_t(b.depthwise)].name + " ";
+    INFO(names);
+    CHECK(plan.blocks.size() >= 4);  // at least the 112 x 112 and 56 x 56 blocks, where the activations are MBs
+    CHECK(plan.blocks.size() <= 12);
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Tensor x3(x.shape.with_batch(3));
+    for (int n = 0; n < 3; ++n) std::copy(x.data.begin(), x.data.end(), x3.data.begin() + n * x.numel());
+    for (int threads : {1, 2}) {
+        INFO("threads " << threads);
+        check_same_as_layer_by_layer(m.graph, plan, m.logits, x, threads);
+        ForwardPlan whole = plan;
+        whole.images_per_run = 0;  // the batch of 3 through each block at once
+        check_same_as_layer_by_layer(m.graph, whole, m.logits, x3, threads);
+    }
+#else
+    CHECK(plan.blocks.empty());
+#endif
+}
