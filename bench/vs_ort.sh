@@ -8,7 +8,8 @@
 # OMP_WAIT_POLICY says otherwise, so the script clears the passive policy the Makefile exports for the tests
 # (set WAIT_POLICY=passive to keep it: then every OpenMP region pays a futex wake-up, 3-5 ms per forward here).
 # The goal of issue 11 is a ratio (entropycam / ONNX Runtime) of at most 0.9 in every case.
-# usage: bench/vs_ort.sh   (env: BUILD=build, ENTROPYCAM_SHARED=../shared, ROUNDS=3, REPS=5, ORT_ITERS=50)
+# usage: bench/vs_ort.sh   (env: BUILD=build, ENTROPYCAM_SHARED=../shared, ROUNDS=3, REPS=5, ORT_ITERS=50,
+#                          CASES="1:1 2:1 2:8" as THREADS:BATCH)
 # Needs node and npm (ort-bench.sh installs onnxruntime-node into a cache folder on first use).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +50,7 @@ echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset: libgomp spins, then sleeps)}"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # ROUNDS rounds, each running every case ours-then-ORT, so that a slow minute of a shared VM hits both sides:
 # the table gives each side's median over the rounds, their ratio, and the range of the per-round ratios.
-cases="1:1 2:1 2:8"
+cases=${CASES:-"1:1 2:1 2:8"}
 declare -A mine theirs
 for r in $(seq "$rounds"); do
   for c in $cases; do

@@ -50,12 +50,25 @@ std::vector<OpProfileRow> profile_forward_ops(const Network& net, const Tensor& 
     std::vector<OpProfileRow> rows;
     double total = 0;
     for (int k : plan.nodes) total += s.node_ms[size_t(k)];
+    // A band-fused block (nn/band_block.h) is timed as a whole: its row is its first node's, with the block's
+    // multiply-adds; the block's other nodes show 0.
+    std::vector<int64_t> macs(plan.nodes.size());
+    std::vector<std::string> op(plan.nodes.size());
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const Node& node = g.nodes[size_t(plan.nodes[k])];
+        macs[k] = node_multiply_adds(g, node), op[k] = op_def(node.op).name;
+    }
+    for (size_t k = 0; k < plan.nodes.size(); ++k)
+        if (plan.block_at[k] >= 0) {
+            const int steps = plan.blocks[size_t(plan.block_at[k])].steps;
+            for (int i = 1; i < steps; ++i) macs[k] += macs[k + size_t(i)], macs[k + size_t(i)] = 0;
+            op[k] = "BandBlock";
+        }
     for (size_t k = 0; k < plan.nodes.size(); ++k) {
         const Node& node = g.nodes[size_t(plan.nodes[k])];
         const double ms = s.node_ms[size_t(plan.nodes[k])] / options.iters;
         const double backward_ms = b.node_backward_ms[size_t(plan.nodes[k])] / options.iters;
-        rows.push_back({node.name, op_def(node.op).name, ms, backward_ms,
-                        total > 0 ? s.node_ms[size_t(plan.nodes[k])] / total : 0, node_multiply_adds(g, node)});
+        rows.push_back({node.name, op[k], ms, backward_ms, total > 0 ? s.node_ms[size_t(plan.nodes[k])] / total : 0, macs[k]});
         if (plan.fused[k] >= 0) {  // the folded activation: its forward time is in the convolution's
             const Node& act = g.nodes[size_t(plan.fused[k])];
             rows.push_back({act.name, op_def(act.op).name, 0, b.node_backward_ms[size_t(plan.fused[k])] / options.iters, 0, 0});

@@ -1,6 +1,7 @@
 // Where a forward pass spends its time, node by node (`entropycam bench --ops`): the planned forward to the
 // logits, as classify and evaluate run it, with each node's wall time measured by the runner
 // (Session::node_ms). A convolution fused with its ReLU/ReLU6 carries the pair's time; the activation shows 0.
+// A band-fused block (nn/band_block.h) shows as one row, op "BandBlock", on its first node.
 // Beside it, each node's time in the backward from the top-1 logit to the input (Session::node_backward_ms),
 // where activations run on their own.
 #pragma once

@@ -115,7 +115,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (peak > 0) std::printf(" of a measured FMA peak of %.1f GFLOP/s on %d thread(s) (%.0f %%)", peak, threads, 100 * gflops / peak);
     std::printf("\n");
     if (!ops.empty()) {
-        std::printf("  per node of the forward (mean of %d runs, slowest first; a fused conv + ReLU6 counts on the conv),\n"
+        std::printf("  per node of the forward (mean of %d runs, slowest first; a fused conv + ReLU6 counts on the conv,\n"
+                    "  a band-fused block on its first conv),\n"
                     "  and of the backward from the top-1 logit to the input (bwd ms)\n", opt.iters);
         std::printf("  %-52s %-16s %9s %6s %8s %9s\n", "node", "op", "ms", "%", "GMAC/s", "bwd ms");
         for (const OpProfileRow& r : ops)

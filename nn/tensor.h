@@ -37,9 +37,10 @@ struct Shape {
     Shape with_batch(int n) const { Shape s = *this; s.dim[0] = n; return s; }
 };
 
-// std::allocator, except that resize() leaves new floats uninitialised instead of zeroing them: a run's value
-// buffers are reused at changing sizes (nn/forward_plan.h), and zero-filling each regrowth cost 3-5 % of the
-// forward. Everything that reads a value writes it first; Tensor(shape) and assign/insert still initialise.
+// std::allocator, except that blocks are 64-byte aligned and resize() leaves new floats uninitialised instead of
+// zeroing them: a run's value buffers are reused at changing sizes (nn/forward_plan.h), and zero-filling each
+// regrowth cost 3-5 % of the forward. Everything that reads a value writes it first; Tensor(shape) and
+// assign/insert still initialise.
 template <class T>
 struct UninitializedAllocator : std::allocator<T> {
     template <class U>
@@ -47,6 +48,10 @@ struct UninitializedAllocator : std::allocator<T> {
     UninitializedAllocator() = default;
     template <class U>
     UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+    // 64-byte aligned (a cache line): malloc aligns large blocks to 16 bytes only, and then half of the 32-byte
+    // vector loads and stores of every kernel straddle two cache lines.
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
     template <class U>
     void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }  // default-initialisation: no zeroing
     template <class U, class... Args>
