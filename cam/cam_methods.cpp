@@ -1,5 +1,7 @@
 #include "cam/cam_methods.h"
 
+#include "nn/parallel.h"
+
 namespace ec {
 
 void require_same_shape(const char* method, const FeatureMapView& act, const FeatureMapView& grad) {
@@ -91,6 +93,8 @@ Heatmap weighted_channel_sum(const FeatureMapView& act, const std::vector<float>
         throw Error("weighted_channel_sum: " + std::to_string(weights.size()) + " weights for " +
                     std::to_string(act.channels) + " channels");
     Heatmap raw(act.h, act.w);
+    // Positions are independent (each sum in one order, on one thread).
+#pragma omp parallel for schedule(static) if (act.spatial() * act.channels >= kParallelMin)
     for (int64_t i = 0; i < act.spatial(); ++i) {
         const float* a = act.data + i * act.channels;
         double s = 0.0;
@@ -120,6 +124,7 @@ CamResult hires_cam(const FeatureMapView& act, const FeatureMapView& grad) {
     // Draelos & Carin 2020: raw_ij = sum_k G^k_ij A^k_ij.
     CamResult r;
     r.raw = Heatmap(act.h, act.w);
+#pragma omp parallel for schedule(static) if (act.spatial() * act.channels >= kParallelMin)
     for (int64_t i = 0; i < act.spatial(); ++i) {
         const float* a = act.data + i * act.channels;
         const float* g = grad.data + i * grad.channels;

@@ -1,4 +1,5 @@
-// The one threshold every kernel uses to decide whether a loop is worth an OpenMP region (internal to nn/).
+// The one threshold every kernel (and cam/'s per-channel loops) uses to decide whether a loop is worth an
+// OpenMP region.
 #pragma once
 #include <cstdint>
 
