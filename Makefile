@@ -54,6 +54,7 @@ help:
 	@echo "make synth-demo synthetic shapes benchmark, train the vgg CNN on it, explanations with mask outlines"
 	@echo "make weights    convert the TFLite models into $(BUILD)/weights/*.ecw (downloads them if SHARED has none)"
 	@echo "make sanitize   the test suite under ASan + UBSan (build-sanitize)"
+	@echo "make sanitize-simd   the same with -march=native: the SIMD kernels under ASan + UBSan"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang; make deps fuzz)"
 	@echo "make install    PREFIX=$(PREFIX) [DESTDIR=...]: CLI, libentropycam.a/.so, headers, entropycam.pc, default model"
 	@echo "make uninstall  removes what make install put there"

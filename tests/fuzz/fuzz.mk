@@ -24,7 +24,7 @@ ifneq ($(filter fuzz fuzz-%,$(MAKECMDGOALS)),)
 DEB_PACKAGES += $(FUZZ_DEB_PACKAGES)
 endif
 
-.PHONY: fuzz fuzz-build fuzz-seeds sanitize clean-fuzz $(addprefix fuzz-,$(FUZZ_TARGETS))
+.PHONY: fuzz fuzz-build fuzz-seeds sanitize sanitize-simd clean-fuzz $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 .SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/%.o,$(addprefix fuzz_,$(FUZZ_TARGETS)) make_seeds)
@@ -77,13 +77,20 @@ SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # vs-batch-1 curves on MobileNetV2.
 # -O1 -g1 (line tables only, enough for the sanitizers' stack traces): the build is most of this target's time,
 # and both compile faster than -O2 -g.
+# SANITIZE_ARCH: empty for CI's run (the portable kernels); `make sanitize-simd` sets -march=native, so that the
+# SIMD kernels (GEMM micro-kernel, depthwise 3x3, band-fused blocks, gated backward) run under the sanitizers too:
+# a third full build, not in CI; run it after changing a SIMD kernel.
+SANITIZE_ARCH ?=
 SANITIZE_TEST_ARGS ?= -tce='deep gradients*,training: a short run*,sanity CLI: CSV columns*,evaluate CLI: shards*,sanity: on a trained tiny CNN*,pipeline methods: Score-CAM scores*,CLI content: an evaluate CSV row*,install: the examples*,deploy: the Slurm scripts*,explain: gradients*at all three layers,bench: --json has every key*,pipeline methods: Eigen-CAM and Feature Entropy-CAM*,evaluate CLI: --metrics road writes*,pipeline methods: every method gives*,evaluate: on a real MobileNet*'
 sanitize:
-	CXXFLAGS="-O1 -g1 -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
+	CXXFLAGS="-O1 -g1 $(SANITIZE_ARCH) -fno-omit-frame-pointer $(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) --no-print-directory BUILD=$(SANITIZE_BUILD) TEST_ARGS="$(SANITIZE_TEST_ARGS)" test
 
+sanitize-simd:
+	$(MAKE) --no-print-directory sanitize SANITIZE_ARCH=-march=native SANITIZE_BUILD=$(BUILD)/sanitize-simd
+
 clean-fuzz:
-	rm -rf $(FUZZ_BUILD) $(SANITIZE_BUILD)
+	rm -rf $(FUZZ_BUILD) $(SANITIZE_BUILD) $(BUILD)/sanitize-simd
 
 -include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_BUILD)/obj/tests/fuzz/*.d
