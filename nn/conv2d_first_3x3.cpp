@@ -80,8 +80,9 @@ inline void store_pixel(float* out, const Vec* acc, const OutBlock& b) {
 
 // P output pixels x..x+P-1 whose column taps all fall inside the image, V vectors of channels each: the P * V
 // accumulators stay in registers over the whole 3x3xC window; per tap, V filter loads and P broadcasts feed P * V
-// FMAs. Pixel q's tap k = kx * C + i of kernel row ky is in[row ky][((x + q) * S - pad_left) * C + k]. Not inlined:
-// inside forward_row GCC 12 spilled accumulators (0.53 against 0.37 ms for MobileNetV2's layer, one thread).
+// FMAs. Pixel q's tap k = kx * C + i of kernel row ky is in[row ky][((x + q) * S - pad_left) * C + k]. Not inlined,
+// so that its register allocation is its own: inside forward_row GCC 12 spilled accumulators (MobileNetV2's layer
+// 0.53 against 0.37 ms before the barriers of `opaque`; with them MobileNetV1's 0.25-0.28 against 0.21 ms).
 template <int C, int S, int V, int P>
 __attribute__((noinline)) void forward_pixels(float* out, const InRows& rows, const OutBlock& b, int x, int pad_left,
                                               int64_t out_c) {

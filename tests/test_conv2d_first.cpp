@@ -2,7 +2,8 @@
 // or 2) against the naive reference loops on a sweep: in_c 1-4, out_c 1, 7, 8, 16, 24, 32, 33 (a partial channel
 // block, one or two full vectors, the last block alone), odd, even, narrow and one-pixel images, stride 1 and 2,
 // SAME, VALID and explicit lopsided padding, batch 1, 2 and 3, with and without bias and clamp; the input gradient
-// accumulating, overwriting and gated; and conv2d.h's dispatch to them. On builds without SIMD the kernels decline.
+// accumulating, overwriting and gated; conv2d.h's dispatch to them; and the forward bit for bit against im2col + GEMM
+// (the path it replaces) through a zero fifth channel. On builds without SIMD the kernels decline.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -159,6 +160,37 @@ TEST_CASE("first-layer 3x3 kernels at MobileNet shapes (threaded)") {
     ConvGeometry g = first_geometry(1, 37, 41, 3, 32, 1, Padding::Same);
     g.pad_top = g.pad_left = 2, g.out_h = 37 + 2 - 2, g.out_w = 41 + 2 - 2;  // bottom/right 0
     check_first_3x3("37x41x3->32 s1 pads 2/2/0/0 n1", g);
+}
+
+TEST_CASE("first-layer 3x3 forward equals im2col + GEMM's bit for bit") {
+    // An independent path to the same sums: with a fifth input channel of zeros (and zero filter rows for it) the
+    // convolution takes im2col + GEMM (in_c > 4), which adds the same products in the same (ky, kx, i) order, plus
+    // exact zeros, from 0, then the bias, then the clamp (the GEMM epilogue). So the outputs agree to the bit: what
+    // keeps a model's ReLU6 inputs that sit on a kink on the same side as before this kernel.
+#ifndef EC_SIMD
+    return;  // portable builds have no direct kernel (and their Eigen products block by size)
+#endif
+    for (int stride : {1, 2}) {
+        const ConvGeometry g = first_geometry(2, 23, 30, 3, 33, stride, Padding::Same);
+        ConvGeometry g5 = g;
+        g5.in_c = 5;
+        ec::test::Rng rng(0xB17 + uint64_t(stride));
+        const auto in = ec::test::random_vector<float>(rng, size_t(in_count(g)));
+        const auto filter = ec::test::random_vector<float>(rng, size_t(filter_count(g)));
+        const auto bias = ec::test::random_vector<float>(rng, size_t(g.out_c));
+        std::vector<float> in5(size_t(in_count(g5)), 0.0f), filter5(size_t(filter_count(g5)), 0.0f);
+        for (int64_t p = 0; p < in_count(g) / 3; ++p)
+            for (int i = 0; i < 3; ++i) in5[size_t(p * 5 + i)] = in[size_t(p * 3 + i)];
+        for (int t = 0; t < 9; ++t)
+            for (int i = 0; i < 3; ++i)
+                for (int o = 0; o < g.out_c; ++o)
+                    filter5[size_t((t * 5 + i) * g.out_c + o)] = filter[size_t((t * 3 + i) * g.out_c + o)];
+        std::vector<float> out(size_t(out_count(g))), out5(out.size()), scratch(ec::conv2d_scratch_floats(g5));
+        ec::first_3x3_forward(out.data(), in.data(), filter.data(), bias.data(), 0.0f, 0.75f, g);
+        ec::conv2d_forward_clamped(out5.data(), in5.data(), filter5.data(), bias.data(), 0.0f, 0.75f, g5, scratch.data());
+        INFO("stride " << stride << ": max |diff| " << ec::test::max_abs_diff(out.data(), out5.data(), int64_t(out.size())));
+        CHECK(same_bits(out, out5));
+    }
 }
 
 TEST_CASE("first-layer 3x3 kernels decline other geometries") {
