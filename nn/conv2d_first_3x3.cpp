@@ -269,7 +269,7 @@ void gather_pixel_checked(float* dst, const OutRows& rows, const Backward& b, in
             if (t < 0 || t % S != 0 || t / S >= b.g.out_w) continue;
             const float* d = rows.row[r] + int64_t(t / S) * oc;
             const float* tap = b.filter + int64_t(rows.ky[r] * 3 + kx) * C * oc;
-            for (int64_t v = 0; v <= full; ++v) {  // acc[i] += dot(d, filter[tap, i, :]), the last vector masked
+            for (int64_t v = 0; v < full + (oc % kLanes != 0); ++v) {  // acc[i] += dot(d, filter[tap, i, :])
                 const Mask m = v < full ? first_lanes(kLanes) : tail;
                 const Vec dv = load(d + v * kLanes, m);
                 for (int i = 0; i < C; ++i) acc[i] = fma(dv, load(tap + i * oc + v * kLanes, m), acc[i]);
