@@ -48,8 +48,10 @@ int64_t in_count(const ConvGeometry& g) { return int64_t(g.batch) * g.in_h * g.i
 int64_t out_count(const ConvGeometry& g) { return int64_t(g.batch) * g.out_h * g.out_w * g.out_c; }
 int64_t filter_count(const ConvGeometry& g) { return int64_t(9) * g.in_c * g.out_c; }
 
-// As tests/test_conv2d.cpp's kFastVsReferenceTol: both sum the same 9 * in_c <= 36 products per value in float in
-// different orders (rounding ~sqrt(36) * 6e-8 of the result's scale); a wrong index or a missed tap costs O(1).
+// As tests/test_conv2d.cpp's kFastVsReferenceTol: both sum the same products in float in different orders, 9 * in_c
+// <= 36 per output value (rounding ~sqrt(36) * 6e-8 of the result's scale), at most 9 * out_c per input-gradient
+// value, and up to 2 * 96 * 96 per filter-gradient value (~sqrt(18432) * 6e-8 = 8e-6); a wrong index or a missed tap
+// costs O(1).
 constexpr float kTol = 2e-5f;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -123,6 +125,13 @@ void check_first_3x3(const std::string& name, const ConvGeometry& g) {
     std::fill(garbage.begin(), garbage.end(), kNaN);
     ec::conv2d_backward_input_overwrite(garbage.data(), d_out.data(), filter.data(), g, gate.data(), 6.0f);
     CHECK(same_bits(garbage, gated_want));
+    // The filter gradient stays on im2col (for in_c = 1 that path replaces the depthwise loops), accumulating.
+    auto d_filter = ec::test::random_vector<float>(rng, size_t(filter_count(g))), d_filter_ref = d_filter;
+    auto d_bias = ec::test::random_vector<float>(rng, size_t(g.out_c)), d_bias_ref = d_bias;
+    ec::conv2d_backward_filter(d_filter.data(), d_bias.data(), d_out.data(), in.data(), g, scratch.data());
+    ec::conv2d_backward_filter_reference(d_filter_ref.data(), d_bias_ref.data(), d_out.data(), in.data(), g);
+    ec::test::check_close_rel_max("backward filter", d_filter.data(), d_filter_ref.data(), int64_t(d_filter.size()), kTol);
+    ec::test::check_close_rel_max("backward bias", d_bias.data(), d_bias_ref.data(), int64_t(d_bias.size()), kTol);
 }
 
 }  // namespace
