@@ -115,7 +115,9 @@ void run_fully_connected(benchmark::State& state, Pass pass) {
 
 const bool registered = [] {
     // MobileNetV2 layers (224x224 input).
+    // The first convs (nn/conv2d_first_3x3 on SIMD builds, im2col + GEMM before): MobileNetV2's, MobileNetV1 0.75's.
     register_conv("Conv3x3_s2_224x224x3_to_32", same_conv(224, 3, 32, 3, 2, 1));        // first conv
+    register_conv("Conv3x3_s2_192x192x3_to_24", same_conv(192, 3, 24, 3, 2, 1));        // MobileNetV1 0.75 first conv
     register_conv("Conv3x3_s1_56x56x24_to_24", same_conv(56, 24, 24, 3, 1, 1));         // a regular 3x3 (not in V2)
     register_conv("Depthwise3x3_s1_112x112x32", same_conv(112, 32, 32, 3, 1, 32));      // expanded_conv
     register_conv("Depthwise3x3_s1_56x56x144", same_conv(56, 144, 144, 3, 1, 144));     // expanded_conv_2

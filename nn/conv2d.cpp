@@ -1,6 +1,6 @@
-// Fast convolution kernels (float32, OpenMP, no allocation). Three paths, chosen from the geometry alone (see
-// conv2d.h): pointwise (one GEMM), depthwise (conv2d_depthwise.cpp: a direct SIMD 3x3 kernel or direct loops) and
-// im2col + GEMM for everything else; the GEMMs are nn/gemm.h (a register-blocked SIMD kernel with the bias and the
+// Fast convolution kernels (float32, OpenMP, no allocation). Four paths, chosen from the geometry alone (see
+// conv2d.h): pointwise (one GEMM), depthwise (conv2d_depthwise.cpp: a direct SIMD 3x3 kernel or direct loops), the
+// first layer's dense 3x3 on few channels (conv2d_first_3x3.cpp, SIMD builds) and im2col + GEMM for everything else; the GEMMs are nn/gemm.h (a register-blocked SIMD kernel with the bias and the
 // clamp fused into its epilogue, or tiled Eigen products without SIMD). Each path is tested against the naive
 // loops of conv2d_reference.cpp on a sweep of awkward shapes (tests/test_conv2d.cpp).
 #include "nn/conv2d.h"
@@ -15,18 +15,22 @@
 #include "nn/conv2d_coords.h"
 #include "nn/conv2d_depthwise.h"
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/conv2d_first_3x3.h"
 #include "nn/gemm.h"
 #include "nn/tensor.h"
 
 namespace ec {
 namespace {
 
-enum class ConvPath { Pointwise, Depthwise, Im2col };
+enum class ConvPath { Pointwise, Depthwise, First3x3, Im2col };
 
 ConvPath choose_path(const ConvGeometry& g) {
     if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
         g.pad_left == 0 && g.groups == 1 && g.out_h == g.in_h && g.out_w == g.in_w)
         return ConvPath::Pointwise;
+    // Before depthwise: a one-channel image is also a depthwise convolution with multiplier out_c, whose loops this
+    // kernel outruns (it keeps depthwise multiplier 1, where the depthwise 3x3 kernel applies).
+    if (first_3x3_applies(g) && g.out_c > 1) return ConvPath::First3x3;  // an image network's first convolution
     if (g.groups == g.in_c) return ConvPath::Depthwise;  // one input channel per group, out_c = in_c * multiplier
     return ConvPath::Im2col;
 }
@@ -210,7 +214,8 @@ void check_conv_geometry(const ConvGeometry& g) {
 
 size_t conv2d_scratch_floats(const ConvGeometry& g) {
     check_conv_geometry(g);
-    if (choose_path(g) != ConvPath::Im2col) return 0;
+    const ConvPath path = choose_path(g);
+    if (path != ConvPath::Im2col && path != ConvPath::First3x3) return 0;  // First3x3: its filter gradient is im2col's
     return size_t(int64_t(g.out_h) * g.out_w * patch_size(g));  // one image, one group of patches
 }
 
@@ -228,6 +233,7 @@ void conv2d_forward_clamped(float* out, const float* in, const float* filter, co
     switch (choose_path(g)) {
         case ConvPath::Pointwise: return pointwise_forward(out, in, filter, epilogue, g);
         case ConvPath::Depthwise: return depthwise_conv2d_forward(out, in, filter, bias, lo, hi, g);
+        case ConvPath::First3x3: return first_3x3_forward(out, in, filter, bias, lo, hi, g);
         case ConvPath::Im2col:
             require_scratch(scratch, g);
             return im2col_forward(out, in, filter, epilogue, g, scratch);
@@ -240,19 +246,22 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
     switch (choose_path(g)) {
         case ConvPath::Pointwise: return pointwise_backward_input(d_in, d_out, filter, g);
         case ConvPath::Depthwise: return depthwise_conv2d_backward_input(d_in, d_out, filter, g);
+        case ConvPath::First3x3: return first_3x3_backward_input(d_in, d_out, filter, g);
         case ConvPath::Im2col: require_scratch(scratch, g); return im2col_backward_input(d_in, d_out, filter, g, scratch);
     }
 }
 
 bool conv2d_backward_input_overwrites(const ConvGeometry& g) {
-    return choose_path(g) == ConvPath::Pointwise || depthwise_3x3_backward_input_applies(g);
+    const ConvPath path = choose_path(g);
+    return path == ConvPath::Pointwise || path == ConvPath::First3x3 || depthwise_3x3_backward_input_applies(g);
 }
 
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                                      const float* gate, float gate_hi) {
     check_conv_geometry(g);
-    if (choose_path(g) == ConvPath::Pointwise)
-        return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, g);
+    const ConvPath path = choose_path(g);
+    if (path == ConvPath::Pointwise) return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, g);
+    if (path == ConvPath::First3x3) return first_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
     if (!depthwise_3x3_backward_input_applies(g))
         throw Error("conv2d: the input gradient of this geometry cannot overwrite (see conv2d_backward_input_overwrites)");
     depthwise_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
@@ -264,6 +273,7 @@ void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, 
     switch (choose_path(g)) {
         case ConvPath::Depthwise: return depthwise_conv2d_backward_filter(d_filter, d_bias, d_out, in, g);
         case ConvPath::Pointwise: pointwise_backward_filter(d_filter, d_out, in, g); break;
+        case ConvPath::First3x3:  // no direct filter gradient: its GEMM's inner dimension is every pixel, not K = 27
         case ConvPath::Im2col:
             require_scratch(scratch, g);
             im2col_backward_filter(d_filter, d_out, in, g, scratch);

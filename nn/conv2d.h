@@ -3,8 +3,10 @@
 // output channels of group g are [g * out_c / groups, (g + 1) * out_c / groups).
 // Backward functions ACCUMULATE (+=) into their outputs, so a tensor used twice gets the sum of both gradients.
 //
-// The fast kernels (conv2d.cpp) pick one of three paths from the geometry:
+// The fast kernels (conv2d.cpp) pick one of four paths from the geometry:
 //   pointwise  1x1, stride 1, no padding, groups 1: one GEMM [N*H*W, in_c] x [in_c, out_c], bias fused
+//   first 3x3  3x3, groups 1, in_c <= 4 (an image network's first layer), stride 1 or 2, no dilation, SIMD builds:
+//              direct kernels, output channels in registers (conv2d_first_3x3); the filter gradient is im2col's
 //   depthwise  groups == in_c (one input channel per group, any multiplier): direct loops, channels innermost
 //              (3x3, multiplier 1, stride 1 or 2: a SIMD kernel with six pixels in flight, conv2d_depthwise_3x3)
 //   im2col     everything else: im2col per image and group into the caller's scratch, then a GEMM
@@ -53,7 +55,7 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
 // (laid out as d_in), only where 0 < gate < gate_hi, +0 elsewhere: the backward of the ReLU (gate_hi = inf) or
 // ReLU6 (6) whose output `gate` is and this convolution reads, fused into the one pass that writes d_in (the
 // graph runner's backward fusion). Bit for bit conv2d_backward_input onto zeros, then the activation's backward.
-// Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3).
+// Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3 and first 3x3).
 bool conv2d_backward_input_overwrites(const ConvGeometry& g);
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                                      const float* gate = nullptr, float gate_hi = 0);
