@@ -58,7 +58,7 @@ struct PoolOptions {
 struct Param {
     std::string name;
     Shape shape;
-    std::vector<float> owned;
+    FloatBuffer owned;  // 64-byte aligned (nn/tensor.h): the GEMM's B operand is read in 32-byte vectors
     const float* external = nullptr;
     const float* data() const { return external ? external : owned.data(); }
     float* mutable_data();  // only for owned parameters (training); throws otherwise

@@ -96,7 +96,7 @@ int add_param(Graph& g, const std::string& name, const Shape& shape, std::vector
     Param p;
     p.name = name;
     p.shape = shape;
-    p.owned = std::move(values);
+    p.owned.assign(values.begin(), values.end());
     g.params.push_back(std::move(p));
     return int(g.params.size()) - 1;
 }
