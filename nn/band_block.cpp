@@ -18,13 +18,13 @@ bool is_pointwise(const Node& n) {
            c.pad_top == 0 && c.pad_left == 0 && c.groups == 1 && c.out_h == c.in_h && c.out_w == c.in_w;
 }
 
-// The largest band (depthwise output rows) whose ring of expanded rows and depthwise output fit kBandCacheBytes.
-void size_bands(BandBlock& b, const ConvGeometry& d) {
+// The largest band (depthwise output rows) whose ring of expanded rows and depthwise output fit cache_bytes.
+void size_bands(BandBlock& b, const ConvGeometry& d, int64_t cache_bytes) {
     const int64_t in_row = int64_t(d.in_w) * d.in_c, out_row = int64_t(d.out_w) * d.in_c;
     for (int rows = d.out_h; rows >= 1; --rows) {
         const int ring = b.expand >= 0 ? std::min((rows - 1) * d.stride_h + 3, d.in_h) : 0;
         const int64_t floats = ring * in_row + rows * out_row;
-        if (rows == 1 || floats * int64_t(sizeof(float)) <= kBandCacheBytes) {
+        if (rows == 1 || floats * int64_t(sizeof(float)) <= cache_bytes) {
             b.band_rows = rows, b.ring_rows = ring, b.scratch_floats = floats;
             return;
         }
@@ -46,7 +46,8 @@ GemmEpilogue conv_epilogue(const Graph& g, const Node& conv, int act) {
 }  // namespace
 
 void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::vector<int>& fused,
-                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at) {
+                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at,
+                      int64_t min_activation_per_weight, int64_t cache_bytes) {
     blocks.clear();
     block_at.assign(nodes.size(), -1);
     std::vector<int> readers(g.tensors.size(), 0), reader(g.tensors.size(), -1);
@@ -82,9 +83,9 @@ void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::
         int64_t weights = dw.conv.in_c * int64_t(9);
         for (int conv : {b.expand, b.project})
             if (conv >= 0) weights += g.params[size_t(g.nodes[size_t(conv)].params[0])].shape.numel();
-        if (int64_t(dw.conv.in_h) * dw.conv.in_w * dw.conv.in_c < kBandMinActivationPerWeight * weights) continue;
+        if (int64_t(dw.conv.in_h) * dw.conv.in_w * dw.conv.in_c < min_activation_per_weight * weights) continue;
         b.steps = int(last - k + 1);
-        size_bands(b, dw.conv);
+        size_bands(b, dw.conv, cache_bytes);
         block_at[k] = int(blocks.size());
         blocks.push_back(b);
         k = last;

@@ -40,8 +40,12 @@ struct BandBlock {
 // kept by no one, the convolutions have the shapes above (1x1 stride 1; 3x3 depthwise the SIMD kernel handles),
 // ReLU/ReLU6 follow the expand and depthwise convolutions, and the activations outweigh the weights
 // (kBandMinActivationPerWeight); nothing forms on builds without SIMD kernels.
+// min_activation_per_weight and cache_bytes: the thresholds above (tests set 0 and a few bytes to form blocks of
+// one-row bands on small graphs).
 void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::vector<int>& fused,
-                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at);
+                      const std::vector<char>& kept, std::vector<BandBlock>& blocks, std::vector<int>& block_at,
+                      int64_t min_activation_per_weight = kBandMinActivationPerWeight,
+                      int64_t cache_bytes = kBandCacheBytes);
 
 // Runs block b on the session's batch: reads s.values[b.input], writes s.values[b.output] (acquired by the
 // caller); thread scratch from s.band_scratch (grown on first use only).

@@ -144,3 +144,81 @@ TEST_CASE("band blocks on MobileNetV2: the early blocks form; logits bit for bit
     CHECK(plan.blocks.empty());
 #endif
 }
+
+namespace {
+
+// One random block: [1x1 expand + ReLU/ReLU6] -> 3x3 depthwise (stride 1 or 2; SAME, VALID or lopsided explicit
+// padding) + ReLU/ReLU6 -> 1x1 project [+ ReLU6] [+ the input], on small odd shapes. Returns the block's output,
+// or -1 when the drawn geometry has no output (VALID on too small an image).
+int random_block(Graph& g, std::mt19937& rng) {
+    auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)); };
+    auto param = [&](const std::string& name, const Shape& s) { return add_param(g, name, s, test::random_values(s.numel(), rng)); };
+    const int h = pick({1, 2, 3, 5, 8, 11}), w = pick({1, 2, 4, 7, 9}), c = pick({1, 3, 8, 9, 17});
+    const bool expand = rng() % 3 != 0, six = rng() % 2, project_act = rng() % 4 == 0;
+    const int ce = expand ? pick({1, 7, 8, 16, 20}) : c, stride = pick({1, 2});
+    const int x = add_input(g, "x", {1, h, w, c});
+    int t = x;
+    auto act = [&](const std::string& name, int in) { return six ? relu6(g, name, in) : relu(g, name, in); };
+    if (expand) t = act("expand", conv2d(g, "expand/conv", t, param("we", {1, 1, c, ce}), param("be", {ce}), {}));
+    Conv2DOptions dw;
+    dw.groups = ce, dw.stride_h = dw.stride_w = stride;
+    const int pad = pick({0, 1, 2});
+    dw.padding.kind = pad == 0 ? Padding::Same : pad == 1 ? Padding::Valid : Padding::Explicit;
+    if (pad == 2) dw.padding.top = 2, dw.padding.bottom = 0, dw.padding.left = 0, dw.padding.right = 1;
+    try {
+        t = act("dw", conv2d(g, "dw/conv", t, param("wd", {3, 3, 1, ce}), rng() % 2 ? param("bd", {ce}) : -1, dw));
+    } catch (const Error&) {
+        return -1;  // no output rows or columns
+    }
+    const bool residual = !project_act && stride == 1 && pad == 0 && rng() % 2;
+    const int co = residual ? c : pick({1, 5, 8, 16});
+    t = conv2d(g, "project", t, param("wp", {1, 1, ce, co}), rng() % 2 ? param("bp", {co}) : -1, {});
+    if (project_act) t = relu6(g, "project/act", t);
+    if (residual) t = rng() % 2 ? add(g, "add", t, x) : add(g, "add", x, t);
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("band blocks: random small geometries in one-row and whole-image bands, bit for bit as layers") {
+#ifndef EC_SIMD
+    MESSAGE("no SIMD depthwise kernel on this build: no blocks form");
+    return;
+#endif
+    std::mt19937 rng(23);
+    int formed = 0, residual = 0, multi_band = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+        Graph g;
+        const int out = random_block(g, rng);
+        if (out < 0) continue;
+        INFO("trial " << trial << ": input " << g.tensors[size_t(g.inputs[0])].shape.str() << ", output "
+                      << g.tensors[size_t(out)].shape.str());
+        ForwardPlan plan = plan_forward(g, {out});
+        std::vector<char> kept(g.tensors.size(), 0);
+        kept[size_t(out)] = 1;
+        const int64_t cache = trial % 2 ? 1 : kBandCacheBytes;  // one-row bands, or the whole image at once
+        find_band_blocks(g, plan.nodes, plan.fused, kept, plan.blocks, plan.block_at, 0, cache);
+        REQUIRE(plan.blocks.size() == 1);  // every drawn block qualifies
+        const BandBlock& b = plan.blocks[0];
+        formed += 1, residual += b.add >= 0;
+        multi_band += b.band_rows < g.nodes[size_t(b.depthwise)].conv.out_h;
+        ForwardPlan layers = plan;
+        layers.block_at.assign(layers.nodes.size(), -1);
+        for (int batch : {1, 2})
+            for (int threads : {1, 2}) {
+                const Shape s = g.tensors[size_t(g.inputs[0])].shape.with_batch(batch);
+                const Tensor x(s, test::random_values(s.numel(), rng, 2.0f));
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                Session a, c;
+                forward(g, a, plan, {&x});
+                forward(g, c, layers, {&x});
+                omp_set_num_threads(before);
+                CHECK(test::values_of(a.values[size_t(out)]) == test::values_of(c.values[size_t(out)]));
+            }
+    }
+    INFO(formed << " blocks, " << residual << " with the skip, " << multi_band << " in several bands");
+    CHECK(formed >= 120);
+    CHECK(residual >= 8);
+    CHECK(multi_band >= 30);
+}
