@@ -9,10 +9,6 @@
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/parallel.h"
 
-// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
-// _mm512_undefined_ps of _mm512_min_ps).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "nn/simd.h"
 
 #ifdef EC_SIMD

@@ -9,9 +9,6 @@
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/parallel.h"
 
-// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "nn/simd.h"
 
 #ifdef EC_SIMD

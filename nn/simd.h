@@ -7,6 +7,10 @@
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #define EC_SIMD 1
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics (the self-initialised
+// _mm512_undefined_ps of _mm512_min_ps), in every file that includes this one.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 namespace ec::simd {
