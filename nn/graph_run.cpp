@@ -59,6 +59,11 @@ void load_inputs(const Graph& g, Session& s, const std::vector<const Tensor*>& i
     }
 }
 
+// Wall time since `start`, for Session::node_ms / node_backward_ms.
+double ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 void release_step(Session& s, const ForwardPlan& plan, size_t step) {
     for (int i = plan.release_start[step]; i < plan.release_start[step + 1]; ++i) release_value(s, plan.release[size_t(i)]);
 }
@@ -83,9 +88,7 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             const BandBlock& b = plan.blocks[size_t(plan.block_at[k])];
             acquire_value(s, b.output, g.tensors[size_t(b.output)].shape.with_batch(s.batch));
             band_block_forward(g, s, b);
-            if (timed)
-                s.node_ms[size_t(plan.nodes[k])] +=
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            if (timed) s.node_ms[size_t(plan.nodes[k])] += ms_since(start);
             for (int i = 0; i < b.steps; ++i) release_step(s, plan, k + 1 + size_t(i));
             k += size_t(b.steps - 1);
             continue;
@@ -97,9 +100,7 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             acquire_value(s, activation.output, g.tensors[size_t(activation.output)].shape.with_batch(s.batch));
             ops::conv2d_activation_forward(g, s, node, activation);
         }
-        if (timed)
-            s.node_ms[size_t(plan.nodes[k])] +=
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (timed) s.node_ms[size_t(plan.nodes[k])] += ms_since(start);
         release_step(s, plan, k + 1);
     }
 }
@@ -238,7 +239,7 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         }
         for (int t : node.inputs)
             if (state[size_t(t)] == kGradUnwritten) state[size_t(t)] = kGradAccumulate;  // written now
-        if (timed) s.node_backward_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (timed) s.node_backward_ms[i] += ms_since(start);
         ++run;
     }
     // Every needed tensor but `from` is an input of a node that ran, so all are written: this is a safeguard.
