@@ -164,56 +164,72 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
     alignas(64) float panel[kKc * kNr];
     const GemmEpilogue& ep = pr.epilogue;
     const bool clamp = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
-    for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
+    // The micro-kernels of one inner block k0 and one panel of columns j.
+    auto block = [&](int64_t k0, int64_t j) {
         const int64_t kc = std::min(kKc, pr.k - k0);
         const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
-        for (int64_t j = c0; j < c1; j += kNr) {
-            const int cols = int(std::min<int64_t>(kNr, c1 - j));
-            Step step{!first || ep.accumulate, first && ep.bias ? ep.bias + j : nullptr, last_block && clamp,
-                      ep.lo, ep.hi};
-            step.ldg = ep.gate_stride, step.gate_hi = ep.gate_hi;
-            auto gate_at = [&](int64_t i) { return last_block && ep.gate ? ep.gate + i * ep.gate_stride + j : nullptr; };
-            const Mask mask = last_mask(cols);
-            const float* b = pr.b + k0 * pr.ldb + j;
-            int64_t ldb = pr.ldb;
-            if (pr.b_transposed) {
-                pack_transposed_panel(panel, pr, k0, kc, j, cols);
-                b = panel, ldb = kNr;
-            }
-            MicroKernel full = pick_kernel(kMr, cols);
-            int64_t i = r0;
-            for (; i + kMr <= r1; i += kMr) {
-                step.gate = gate_at(i);
-                full(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col, pr.a_row, pr.a_col, b, ldb,
-                     kc, mask, step);
-            }
-            if (i < r1) {
-                step.gate = gate_at(i);
-                pick_kernel(int(r1 - i), cols)(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col,
-                                                pr.a_row, pr.a_col, b, ldb, kc, mask, step);
-            }
+        const int cols = int(std::min<int64_t>(kNr, c1 - j));
+        Step step{!first || ep.accumulate, first && ep.bias ? ep.bias + j : nullptr, last_block && clamp, ep.lo, ep.hi};
+        step.ldg = ep.gate_stride, step.gate_hi = ep.gate_hi;
+        auto gate_at = [&](int64_t i) { return last_block && ep.gate ? ep.gate + i * ep.gate_stride + j : nullptr; };
+        const Mask mask = last_mask(cols);
+        const float* b = pr.b + k0 * pr.ldb + j;
+        int64_t ldb = pr.ldb;
+        if (pr.b_transposed) {
+            pack_transposed_panel(panel, pr, k0, kc, j, cols);
+            b = panel, ldb = kNr;
         }
+        MicroKernel full = pick_kernel(kMr, cols);
+        int64_t i = r0;
+        for (; i + kMr <= r1; i += kMr) {
+            step.gate = gate_at(i);
+            full(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col, pr.a_row, pr.a_col, b, ldb, kc,
+                 mask, step);
+        }
+        if (i < r1) {
+            step.gate = gate_at(i);
+            pick_kernel(int(r1 - i), cols)(pr.c + i * pr.ldc + j, pr.ldc, pr.a + i * pr.a_row + k0 * pr.a_col,
+                                            pr.a_row, pr.a_col, b, ldb, kc, mask, step);
+        }
+    };
+    // Many rows: each inner block of A stays in L2 while every panel sweeps it. At most one micro-tile of rows
+    // (a transposed B at batch 1-5, the backward of a fully connected layer): nothing reuses B, so each panel's
+    // kNr rows of a transposed B are read along their whole length, kNr long runs the prefetchers follow, before
+    // the next panel (k0 outer read them a quarter page at a time, 128 pages apart). The same sums either way:
+    // each output's blocks still run in the order of k0.
+    if (r1 - r0 > kMr) {
+        for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc)
+            for (int64_t j = c0; j < c1; j += kNr) block(k0, j);
+    } else {
+        for (int64_t j = c0; j < c1; j += kNr)
+            for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) block(k0, j);
     }
 }
 
 // ---------------------------------------------------------------- few rows: stream B's rows
-// With m < kMr (a fully connected layer at batch 1-5) B is read once and nothing reuses it, so the panel order
-// above would walk B down its columns, one cache line per row and a new page every row or so (FullyConnected
-// 1280 -> 1001 took 0.6 ms for 5 MB of weights). Here B is read along its rows instead: for each p, a chunk of
-// kStreamCols columns of row p, multiplied by A[r, p] into accumulators on the stack (L1); a transposed B (the
-// backward of a fully connected layer) is first transposed kStreamRows rows at a time into a stack panel. Every
-// value is summed in the same order as micro_kernel sums it (an fma chain over p from 0 per inner block, then
-// + bias, + C, clamp), so results are bit-identical to the tiled path's and do not depend on the batch size.
+// With m < kMr (a fully connected layer, or MobileNet's 1x1 logits convolution, at batch 1-5) B is read once and
+// nothing reuses it, so the panel order above would walk B down its columns, one cache line per row and a new page
+// every row or so (FullyConnected 1280 -> 1001 took 0.6 ms for 5 MB of weights). Here B is read along its rows
+// instead: for each p, a chunk of up to kStreamCols columns of row p (kilobytes, so the prefetchers see long
+// runs), multiplied by A[r, p] into accumulators on the stack (L1). A dense transposed B goes to the tiled path,
+// whose panels read kNr rows of it along p. Every value is summed in the same order as micro_kernel sums it (an
+// fma chain over p from 0 per inner block, then + bias, + C, clamp), so results are bit-identical to the tiled
+// path's and do not depend on the batch size or the chunking.
+//
+// Sparse A: when at most 1 in kSparseRatio of A's columns p has a nonzero value (explain's backward starts
+// from a one-hot seed at the logits: d logit_c / d logits has one nonzero), the steps with A[., p] = 0 are
+// skipped and B's rows p are never read. fma(0, b, x) = x for a finite b, so the sums are the same (a -0 from an
+// underflowed product aside, which compares equal); a non-finite B value at a skipped p is not propagated.
+constexpr int64_t kSparseRatio = 16;
 constexpr int kStreamRowsMax = kMr - 1;
-constexpr int64_t kStreamCols = 16 * kLanes;  // 128 or 256 floats of each B row per step
-constexpr int64_t kStreamRows = 32;           // rows of a transposed B packed at a time (16 or 32 KB)
+constexpr int64_t kStreamCols = 1024;  // floats of each B row per step: 4 KB, one page
 
-// acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1), B's row p at brow(p). Four rows of B per pass,
-// so each accumulator is loaded and stored once per four fmas (the fma chain still runs over p in order).
-template <class Row>
-void stream_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64_t p1, int64_t cols, Row brow) {
+// acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1). Four rows of B per pass, so each accumulator is
+// loaded and stored once per four fmas (the fma chain still runs over p in order).
+void stream_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64_t p1, int64_t c0, int64_t cols) {
     const int64_t full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
     const Mask tail = first_lanes(int(cols % kLanes));
+    auto brow = [&](int64_t p) { return pr.b + p * pr.ldb + c0; };
     int64_t p = p0;
     for (; p + 4 <= p1; p += 4) {
         const float* b[4] = {brow(p), brow(p + 1), brow(p + 2), brow(p + 3)};
@@ -246,10 +262,40 @@ void stream_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64
     }
 }
 
-// Output columns [c0, c1) (c1 - c0 <= kStreamCols) of every row.
-void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
+// Whether no row of A has a nonzero value at column p.
+bool a_column_is_zero(const Problem& pr, int64_t p) {
+    for (int64_t r = 0; r < pr.m; ++r)
+        if (pr.a[r * pr.a_row + p * pr.a_col] != 0.0f) return false;
+    return true;
+}
+
+// As stream_rows for a sparse A (see above): only the steps p with a nonzero A[., p], B transposed or not.
+void sparse_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64_t p1, int64_t c0, int64_t cols) {
+    const int64_t full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
+    const Mask tail = first_lanes(int(cols % kLanes));
+    for (int64_t p = p0; p < p1; ++p) {
+        if (a_column_is_zero(pr, p)) continue;
+        for (int64_t r = 0; r < pr.m; ++r) {
+            const float a = pr.a[r * pr.a_row + p * pr.a_col];
+            float* ar = acc[r];
+            if (pr.b_transposed) {  // B[p, c0 + j] = b[(c0 + j) ldb + p]: one value per row of the stored B
+                const float* b = pr.b + c0 * pr.ldb + p;
+                for (int64_t j = 0; j < cols; ++j) ar[j] = std::fma(a, b[j * pr.ldb], ar[j]);
+                continue;
+            }
+            const Vec av = broadcast(a);
+            const float* b = pr.b + p * pr.ldb + c0;
+            int64_t v = 0;
+            for (; v < full_vectors; ++v) store(ar + kLanes * v, fma(av, load(b + kLanes * v), load(ar + kLanes * v)));
+            if (v < vectors) store(ar + kLanes * v, fma(av, load(b + kLanes * v, tail), load(ar + kLanes * v)));
+        }
+    }
+}
+
+// Output columns [c0, c1) (c1 - c0 <= kStreamCols) of every row: B streamed by rows (not transposed), or only
+// A's nonzero columns when `sparse`.
+void run_row_stream(const Problem& pr, int64_t c0, int64_t c1, bool sparse) {
     alignas(64) float acc[kStreamRowsMax][kStreamCols];
-    alignas(64) float panel[kStreamRows * kStreamCols];
     const GemmEpilogue& ep = pr.epilogue;
     const bool clamp_out = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
     const Vec lo = broadcast(ep.lo), hi = broadcast(ep.hi), gate_hi = broadcast(ep.gate_hi);
@@ -260,15 +306,8 @@ void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
         const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
         for (int64_t r = 0; r < pr.m; ++r)
             for (int64_t v = 0; v < vectors; ++v) store(acc[r] + kLanes * v, zero());
-        if (!pr.b_transposed) {
-            stream_rows(acc, pr, k0, k1, cols, [&](int64_t p) { return pr.b + p * pr.ldb + c0; });
-        } else {
-            for (int64_t p0 = k0; p0 < k1; p0 += kStreamRows) {
-                const int64_t p1 = std::min(k1, p0 + kStreamRows);
-                pack_transposed(panel, kStreamCols, pr.b + c0 * pr.ldb + p0, pr.ldb, p1 - p0, cols);
-                stream_rows(acc, pr, p0, p1, cols, [&](int64_t p) { return panel + (p - p0) * kStreamCols; });
-            }
-        }
+        if (sparse) sparse_rows(acc, pr, k0, k1, c0, cols);
+        else stream_rows(acc, pr, k0, k1, c0, cols);
         for (int64_t r = 0; r < pr.m; ++r)
             for (int64_t v = 0; v < vectors; ++v) {
                 const bool full = v < full_vectors;
@@ -287,6 +326,14 @@ void run_row_stream(const Problem& pr, int64_t c0, int64_t c1) {
     }
 }
 
+// Whether at most 1 in kSparseRatio of A's columns has a nonzero value (m <= kStreamRowsMax).
+bool a_is_sparse(const Problem& pr) {
+    int64_t nonzero = 0;
+    for (int64_t p = 0; p < pr.k; ++p)
+        if (!a_column_is_zero(pr, p) && ++nonzero * kSparseRatio > pr.k) return false;
+    return true;
+}
+
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 }  // namespace
@@ -298,10 +345,15 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
     if (m <= 0 || n <= 0) return;
     const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_transposed, m, n, k, epilogue};
     const int threads = m * n * k >= kParallelMin ? omp_get_max_threads() : 1;
-    if (m <= kStreamRowsMax && n > kNr) {
-        const int64_t chunks = (n + kStreamCols - 1) / kStreamCols;
-#pragma omp parallel for schedule(dynamic) if (threads > 1)
-        for (int64_t t = 0; t < chunks; ++t) run_row_stream(pr, t * kStreamCols, std::min(n, (t + 1) * kStreamCols));
+    const bool sparse = m <= kStreamRowsMax && a_is_sparse(pr);
+    if (m <= kStreamRowsMax && n > kNr && (!b_transposed || sparse)) {
+        // Equal chunks of whole vectors, a multiple of the thread count, each at most kStreamCols wide.
+        int64_t chunks = std::max<int64_t>(threads, (n + kStreamCols - 1) / kStreamCols);
+        chunks = (chunks + threads - 1) / threads * threads;
+        const int64_t width = std::min(kStreamCols, round_up((n + chunks - 1) / chunks, kLanes));
+        chunks = (n + width - 1) / width;
+#pragma omp parallel for schedule(static) if (threads > 1 && !sparse)
+        for (int64_t t = 0; t < chunks; ++t) run_row_stream(pr, t * width, std::min(n, (t + 1) * width), sparse);
         return;
     }
     // Tiles at most kTileRows x kTileCols (cache), then halved along the longer side until there are about 4

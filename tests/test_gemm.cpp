@@ -99,11 +99,21 @@ TEST_CASE("gemm epilogue: bias per column, clamp, accumulate, for every transpos
 TEST_CASE("gemm: a product of few rows equals, bit for bit (SIMD builds), the same rows of a taller product") {
     // Few rows take their own path (B streamed by rows); the values must not depend on how many rows come along
     // (a batch-1 forward and the same image in a batch of 16 give the same logits).
+    // Sparse A (explain's one-hot seeds: zero columns of A are skipped), too: 0, 1 or 3 nonzero columns.
     ec::test::Rng rng(11);
+    for (int nonzero : {-1, 0, 1, 3})  // -1: dense
     for (int k : {40, 300, 1283})
         for (bool tb : {false, true}) {  // B as stored, or transposed (a fully connected layer's backward)
             const int n = 1001, tall = 16;
-            const auto a = ec::test::random_vector<float>(rng, size_t(tall) * k);
+            auto a = ec::test::random_vector<float>(rng, size_t(tall) * k);
+            if (nonzero >= 0) {  // the first 5 rows keep only columns 7, 7 + k/3, 7 + 2k/3 (of `nonzero`)
+                for (int r = 0; r < 5; ++r)
+                    for (int p = 0; p < k; ++p) {
+                        bool keep = false;
+                        for (int z = 0; z < nonzero; ++z) keep = keep || p == (7 + z * k / 3) % k;
+                        if (!keep || (r == 2 && p == 7)) a[size_t(r) * k + p] = 0.0f;  // row 2 sparser still
+                    }
+            }
             const auto b = ec::test::random_vector<float>(rng, size_t(k) * n);
             const auto bias = ec::test::random_vector<float>(rng, size_t(n));
             const ec::GemmInput gb = tb ? ec::GemmInput{b.data(), n, k, k, true} : ec::GemmInput{b.data(), k, n, n};
@@ -112,7 +122,7 @@ TEST_CASE("gemm: a product of few rows equals, bit for bit (SIMD builds), the sa
             std::vector<float> want(size_t(tall) * n);
             ec::gemm(want.data(), n, ec::GemmInput{a.data(), tall, k, k}, gb, ep);
             for (int m = 1; m <= 5; ++m) {
-                INFO("k " << k << " rows " << m << " transposed b " << tb);
+                INFO("k " << k << " rows " << m << " transposed b " << tb << " nonzero columns " << nonzero);
                 ec::FloatBuffer got(size_t(m) * n);
                 ec::gemm(got.data(), n, ec::GemmInput{a.data(), m, k, k}, gb, ep);
                 // Portable builds: outputs clamped to [-1, 1] from sums of up to 1283 products of scale ~10.
