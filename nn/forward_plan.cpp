@@ -125,7 +125,11 @@ std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>
     return out;
 }
 
-void acquire_value(Session& s, int t, const Shape& shape) {
+namespace {
+
+// Gives `tensor` a buffer of `shape` from the session's spare buffers (first fit by age) or a new one; `id`
+// records which. Values and gradients share the one pool.
+void acquire_buffer(Session& s, Tensor& tensor, uint64_t& id, const Shape& shape) {
     const size_t need = size_t(shape.numel());
     // First fit by age: the oldest spare buffer that holds the value, else a new one. A run then repeats its
     // first execution's choices exactly, whatever other runs did in between (every buffer they made is younger
@@ -133,28 +137,45 @@ void acquire_value(Session& s, int t, const Shape& shape) {
     int best = -1;
     for (size_t i = 0; i < s.spare.size(); ++i)
         if (s.spare[i].data.capacity() >= need && (best < 0 || s.spare[i].id < s.spare[size_t(best)].id)) best = int(i);
-    if (s.value_buffer_id.size() != s.values.size()) s.value_buffer_id.resize(s.values.size(), 0);
-    Tensor& value = s.values[size_t(t)];
     if (best >= 0) {
-        value.data = std::move(s.spare[size_t(best)].data);
-        s.value_buffer_id[size_t(t)] = s.spare[size_t(best)].id;
+        tensor.data = std::move(s.spare[size_t(best)].data);
+        id = s.spare[size_t(best)].id;
         s.spare[size_t(best)] = std::move(s.spare.back());
         s.spare.pop_back();
     } else {
-        value.data = FloatBuffer();
-        s.value_buffer_id[size_t(t)] = s.buffers_made++;
+        tensor.data = FloatBuffer();
+        id = s.buffers_made++;
     }
-    value.reshape_storage(shape);
+    tensor.reshape_storage(shape);
+}
+
+void release_buffer(Session& s, Tensor& tensor, uint64_t id) {
+    if (tensor.data.capacity() > 0) s.spare.push_back({id, std::move(tensor.data)});
+    tensor.data = FloatBuffer();
+    tensor.shape = Shape();
+}
+
+}  // namespace
+
+void acquire_value(Session& s, int t, const Shape& shape) {
+    if (s.value_buffer_id.size() != s.values.size()) s.value_buffer_id.resize(s.values.size(), 0);
+    acquire_buffer(s, s.values[size_t(t)], s.value_buffer_id[size_t(t)], shape);
 }
 
 void release_value(Session& s, int t) {
-    Tensor& value = s.values[size_t(t)];
-    if (value.data.capacity() > 0) {
-        const uint64_t id = size_t(t) < s.value_buffer_id.size() ? s.value_buffer_id[size_t(t)] : s.buffers_made++;
-        s.spare.push_back({id, std::move(value.data)});
-    }
-    value.data = FloatBuffer();
-    value.shape = Shape();
+    // A value put in place by hand (no id recorded) gets a new id.
+    if (size_t(t) >= s.value_buffer_id.size()) return release_buffer(s, s.values[size_t(t)], s.buffers_made++);
+    release_buffer(s, s.values[size_t(t)], s.value_buffer_id[size_t(t)]);
+}
+
+void acquire_grad(Session& s, int t, const Shape& shape) {
+    if (s.grad_buffer_id.size() != s.grads.size()) s.grad_buffer_id.resize(s.grads.size(), 0);
+    acquire_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)], shape);
+}
+
+void release_grad(Session& s, int t) {
+    if (size_t(t) >= s.grad_buffer_id.size()) return release_buffer(s, s.grads[size_t(t)], s.buffers_made++);
+    release_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)]);
 }
 
 }  // namespace ec

@@ -77,6 +77,9 @@ bool backward_runs(const Node& node, const std::vector<char>& on_path);
 void acquire_value(Session& s, int t, const Shape& shape);
 // Moves tensor t's value buffer to the spare list (its value becomes empty).
 void release_value(Session& s, int t);
+// The same for gradient buffers (backward, graph_run.cpp): values and gradients share the spare list.
+void acquire_grad(Session& s, int t, const Shape& shape);
+void release_grad(Session& s, int t);
 // Runs the plan on inputs of more than plan.images_per_run images, chunk by chunk (forward_chunks.cpp), `run`
 // being the unchunked planned run; leaves the kept values of the whole batch in s.chunk_kept (plan.keep's order).
 using PlannedRun = void (*)(const Graph&, Session&, const ForwardPlan&, const std::vector<const Tensor*>&);

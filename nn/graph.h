@@ -130,8 +130,9 @@ struct Session {
     FloatBuffer scratch;              // kernel scratch, sized once for the batch
     FloatBuffer band_scratch;         // band-fused blocks' per-thread rows (nn/band_block.h), grown on first use
     int nodes_run_backward = 0;       // how many nodes the last backward ran
-    std::vector<SpareBuffer> spare;         // value buffers no tensor holds now, for the next run (nn/forward_plan.h)
+    std::vector<SpareBuffer> spare;         // value and gradient buffers no tensor holds now (nn/forward_plan.h)
     std::vector<uint64_t> value_buffer_id;  // the id of the buffer values[t] holds
+    std::vector<uint64_t> grad_buffer_id;   // the id of the buffer grads[t] holds
     uint64_t buffers_made = 0;
     // A planned run in image chunks (nn/forward_plan.h): one chunk's inputs, the kept values of the whole batch
     // while the chunks run, and one session per thread when threads take whole chunks. Reused from run to run.
@@ -156,11 +157,16 @@ struct BackwardRequest {
     Tensor seed;                // d(loss)/d(from): same shape as the forward value of `from`
     std::vector<int> stop_at;   // tensors whose gradient is wanted; empty = every input of the graph
     bool param_grads = false;   // also compute parameter gradients (of the nodes that run)
+    bool keep_inner_grads = false;  // also keep the gradient of every tensor on the path (to inspect them)
 };
 // Runs, in reverse order, only the nodes on a path from a stop_at tensor (or a parameter, if param_grads)
 // to `from`. Gradients are left in s.grads / s.param_grads: those of `from`, of the stop_at tensors and of the
-// parameters always; of the other tensors on the path too, except a ReLU/ReLU6 output read by one convolution
-// alone (its backward runs fused into the convolution's: empty). Returns the number of nodes run.
+// parameters. The gradient of an inner tensor dies once its producer's backward has read it: its buffer goes
+// back to the session's spare buffers (nn/forward_plan.h), where the next gradient takes it, so the backward
+// writes into a few cache-warm buffers instead of a fresh one per tensor (MobileNetV2: 19 MB). With
+// keep_inner_grads every gradient on the path stays, except a ReLU/ReLU6 output's read by one convolution
+// alone (its backward runs fused into the convolution's: never formed). Gradients of an earlier backward are
+// handed back when the next one starts. Returns the number of nodes run.
 int backward(const Graph& g, Session& s, const BackwardRequest& req);
 
 // The seed for "d y[n, index] / d ..." for every batch row n (one logit per row, seed 1): a tensor of the

@@ -197,23 +197,31 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     // A tensor's gradient is needed when it lies on a path from a stop tensor to `from`. Its buffer is not
     // zero-filled here: its first writer (the first of its readers to run backward) overwrites it, or zero-fills
     // it and adds (GradState, nn/op_table.h).
-    const std::vector<char> needed = backward_path(g, req.from, req.stop_at.empty() ? g.inputs : req.stop_at);
+    const std::vector<int>& stops = req.stop_at.empty() ? g.inputs : req.stop_at;
+    const std::vector<char> needed = backward_path(g, req.from, stops);
     if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
     for (const Node& node : g.nodes)
         if (backward_runs(node, needed)) check_values_kept(g, s, node);
-    const std::vector<int> fused = fused_backward_activations(g, s, req, needed, req.stop_at.empty() ? g.inputs : req.stop_at);
+    const std::vector<int> fused = fused_backward_activations(g, s, req, needed, stops);
     std::vector<char> folded(g.nodes.size(), 0), unformed(g.tensors.size(), 0);
     for (int a : fused)
         if (a >= 0) folded[size_t(a)] = 1, unformed[size_t(g.nodes[size_t(a)].output)] = 1;
+    // Gradient buffers: `from` and the stop tensors (and, with keep_inner_grads, every tensor on the path) take
+    // theirs now and keep them; an inner tensor takes one just before the first node that writes it runs and
+    // hands it back once its producer has read it.
+    for (size_t t = 0; t < g.tensors.size(); ++t) release_grad(s, int(t));
+    std::vector<char> kept(g.tensors.size(), char(req.keep_inner_grads));
+    for (int t : stops) kept[size_t(t)] = 1;
+    kept[size_t(req.from)] = 1;
     std::vector<char> state(g.tensors.size(), kGradNotWanted);
+    auto take_buffer = [&](int t) {
+        if (state[size_t(t)] == kGradUnwritten && s.grads[size_t(t)].data.empty())
+            acquire_grad(s, t, g.tensors[size_t(t)].shape.with_batch(s.batch));
+    };
     for (size_t t = 0; t < g.tensors.size(); ++t) {
-        if (needed[t] && !unformed[t]) {
-            s.grads[t].reshape_storage(g.tensors[t].shape.with_batch(s.batch));
-            state[t] = kGradUnwritten;
-        } else {
-            s.grads[t].data.clear();
-            s.grads[t].shape = Shape();
-        }
+        if (!needed[t] || unformed[t]) continue;
+        state[t] = kGradUnwritten;
+        if (kept[t]) take_buffer(int(t));
     }
     std::copy(req.seed.data.begin(), req.seed.data.end(), s.grads[req.from].data.begin());
     state[size_t(req.from)] = kGradAccumulate;
@@ -229,6 +237,8 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         if (req.param_grads)
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }
+        for (int t : node.inputs) take_buffer(t);
+        if (fused[i] >= 0) take_buffer(g.nodes[size_t(fused[i])].inputs[0]);
         zero_fill_repeated_inputs(s, node, state);
         if (fused[i] >= 0) {
             const Node& act = g.nodes[size_t(fused[i])];
@@ -239,6 +249,7 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         }
         for (int t : node.inputs)
             if (state[size_t(t)] == kGradUnwritten) state[size_t(t)] = kGradAccumulate;  // written now
+        if (!kept[size_t(node.output)]) release_grad(s, node.output);  // read by its producer alone: dead now
         if (timed) s.node_backward_ms[i] += ms_since(start);
         ++run;
     }

@@ -158,7 +158,7 @@ TEST_CASE("backward fusion: a ReLU/ReLU6 read by one convolution alone runs in i
             const Tensor x(xs, test::random_values(xs.numel(), rng, 1.0f));
             Session s;
             forward(r.g, s, {&x});
-            const BackwardRequest fused{r.logits, one_hot_seed(Shape{3, 5}, {4, 0, 2}), {r.x}, params};
+            const BackwardRequest fused{r.logits, one_hot_seed(Shape{3, 5}, {4, 0, 2}), {r.x}, params, true};  // keep all
             BackwardRequest unfused = fused;  // asking for an activation's output gradient keeps it unfused
             for (const Node& node : r.g.nodes)
                 if (node.op == OpKind::Relu || node.op == OpKind::Relu6) unfused.stop_at.push_back(node.output);
@@ -184,7 +184,7 @@ TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activat
     forward(m.graph, s, {&x});
     const int cls = top_k(s.values[size_t(m.logits)], 0, 1)[0];
     const int input = m.graph.inputs[0];
-    BackwardRequest fused{m.logits, one_hot_seed(s.values[size_t(m.logits)].shape, {cls}), {input}, false};
+    BackwardRequest fused{m.logits, one_hot_seed(s.values[size_t(m.logits)].shape, {cls}), {input}, false, true};
     BackwardRequest unfused = fused;
     for (const Node& node : m.graph.nodes)
         if (node.op == OpKind::Relu6) unfused.stop_at.push_back(node.output);

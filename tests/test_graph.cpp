@@ -101,6 +101,7 @@ TEST_CASE("graph: backward to an inner tensor equals the full backward there and
     BackwardRequest full;
     full.from = r.logits;
     full.seed = one_hot_seed(s.values[r.logits].shape, {2});
+    full.keep_inner_grads = true;  // stem's gradient is read below
     int full_nodes = backward(r.g, s, full);
     Tensor grad_full = s.grads[r.stem];
     REQUIRE(grad_full.numel() == 9 * 9 * 4);
@@ -122,6 +123,48 @@ TEST_CASE("graph: backward to an inner tensor equals the full backward there and
     BackwardRequest near = full;
     near.stop_at = {r.head};
     CHECK(backward(r.g, s, near) == 3);
+}
+
+TEST_CASE("graph: backward hands inner gradients back once read; what it keeps equals keeping everything") {
+    // Inner gradients die after their producer's backward (BackwardRequest::keep_inner_grads = false): the
+    // gradients of `from` and the stop tensors are the same bit for bit, every inner one is empty, the
+    // session holds fewer gradient floats, and repeated runs reuse the same buffers (no allocation).
+    std::mt19937 rng(13);
+    ResidualNet r = residual_net(rng);
+    Tensor input({2, 9, 9, 3}, random_values(2 * 9 * 9 * 3, rng, 1.0f));
+    auto grad_floats = [](const Session& s) {
+        int64_t n = 0;
+        for (const Tensor& t : s.grads) n += int64_t(t.data.capacity());
+        return n;
+    };
+    for (const std::vector<int>& stops : {std::vector<int>{}, std::vector<int>{r.stem}, std::vector<int>{r.x, r.sum}}) {
+        Session kept, recycled;
+        forward(r.g, kept, {&input});
+        forward(r.g, recycled, {&input});
+        BackwardRequest req{r.logits, one_hot_seed(kept.values[r.logits].shape, {2, 4}), stops, false, true};
+        const int nodes = backward(r.g, kept, req);
+        req.keep_inner_grads = false;
+        CHECK(backward(r.g, recycled, req) == nodes);
+        const std::vector<int>& asked = stops.empty() ? r.g.inputs : stops;
+        for (size_t t = 0; t < r.g.tensors.size(); ++t) {
+            INFO("tensor " << r.g.tensors[t].name);
+            const bool wanted = int(t) == r.logits || std::find(asked.begin(), asked.end(), int(t)) != asked.end();
+            if (wanted) {
+                REQUIRE(recycled.grads[t].numel() == kept.grads[t].numel());
+                CHECK(test::values_of(recycled.grads[t]) == test::values_of(kept.grads[t]));
+            } else {
+                CHECK(recycled.grads[t].data.empty());
+            }
+        }
+        CHECK(grad_floats(recycled) < grad_floats(kept));
+        // Again, with the inner gradients' buffers now spare: nothing new is made.
+        const uint64_t made = recycled.buffers_made;
+        const Tensor first = recycled.grads[size_t(asked[0])];
+        forward(r.g, recycled, {&input});
+        backward(r.g, recycled, req);
+        CHECK(recycled.buffers_made == made);
+        CHECK(test::values_of(recycled.grads[size_t(asked[0])]) == test::values_of(first));
+    }
 }
 
 TEST_CASE("graph: the residual gradient sums both paths (finite differences through the whole net)") {
