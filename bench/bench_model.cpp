@@ -125,8 +125,9 @@ void forward_to_logits(benchmark::State& state) {
 }
 
 // forward + backward from the top-1 logit to the CAM target or to the graph input, as the product runs them
-// (cam/explain.cpp): a planned forward that keeps what the backward reads (nn/forward_plan.h: conv + ReLU6
-// pairs fused, other values released after their last reader), then the backward.
+// (cam/explain.cpp): a planned forward that leaves what the backward reads (nn/forward_plan.h:
+// plan_forward_for_backward: conv + ReLU6 pairs fused, the activations' gate masks recorded, other values released
+// after their last reader), then the backward.
 void forward_backward(benchmark::State& state, bool to_input) {
     ec::BackwardRequest req;
     ec::ForwardPlan plan;
@@ -135,9 +136,7 @@ void forward_backward(benchmark::State& state, bool to_input) {
             req.from = fx.model.logits;
             req.seed = ec::one_hot_seed(fx.model.graph.tensors[fx.model.logits].shape, {fx.top1});
             if (!to_input) req.stop_at = {fx.target};
-            std::vector<int> keep = ec::backward_reads(fx.model.graph, req.from, req.stop_at);
-            keep.insert(keep.end(), req.stop_at.begin(), req.stop_at.end());
-            plan = ec::plan_forward(fx.model.graph, keep);
+            plan = ec::plan_forward_for_backward(fx.model.graph, req, req.stop_at);
         }
         ec::forward(fx.model.graph, s, plan, {&fx.input});
         ec::backward(fx.model.graph, s, req);

@@ -68,11 +68,11 @@ ForwardPlan explain_forward_plan(const Graph& g, int logits, const ExplainOption
     keep.push_back(logits);
     const bool need_gradient = options.methods.empty() ||
                                std::any_of(options.methods.begin(), options.methods.end(), cam_method_needs_gradient);
-    if (need_gradient) {
-        const std::vector<int> read = backward_reads(g, logits, targets);
-        keep.insert(keep.end(), read.begin(), read.end());
-    }
-    return plan_forward(g, keep);
+    if (!need_gradient) return plan_forward(g, keep);
+    BackwardRequest backward_to_targets;  // what explain_after_forward runs (its seed does not change the plan)
+    backward_to_targets.from = logits;
+    backward_to_targets.stop_at = targets;
+    return plan_forward_for_backward(g, backward_to_targets, keep);
 }
 
 std::vector<ImageExplanation> explain(const Graph& g, Session& s, int logits, const Tensor& input,

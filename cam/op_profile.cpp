@@ -34,10 +34,7 @@ std::vector<OpProfileRow> profile_forward_ops(const Network& net, const Tensor& 
     std::vector<int> top1;
     for (int n = 0; n < options.batch; ++n) top1.push_back(top_k(s.values[size_t(net.logits)], n, 1)[0]);
     const BackwardRequest to_input{net.logits, one_hot_seed(s.values[size_t(net.logits)].shape, top1), {g.inputs[0]}, false};
-    std::vector<int> reads = backward_reads(g, net.logits, to_input.stop_at);
-    reads.push_back(g.inputs[0]);
-    ForwardPlan for_input = plan_forward(g, reads);
-    for_input.images_per_run = 0;
+    const ForwardPlan for_input = plan_forward_for_backward(g, to_input);  // runs its batch whole
     Session b;
     forward(g, b, for_input, {&batch});
     backward(g, b, to_input);  // warm-up

@@ -68,9 +68,7 @@ PassTimings time_model_passes(const Network& net, const Tensor& input, const Pas
     ExplainOptions cam;
     cam.target = target;
     const ForwardPlan for_cam = explain_forward_plan(g, net.logits, cam);
-    std::vector<int> input_reads = backward_reads(g, net.logits, to_input.stop_at);
-    input_reads.push_back(g.inputs[0]);
-    const ForwardPlan for_input = plan_forward(g, input_reads);
+    const ForwardPlan for_input = plan_forward_for_backward(g, to_input);  // gate masks, not kept activations
     PassTimings t;
     t.forward = time_pass(options.iters, [&] { forward(g, s, to_logits, {&batch}); });
     t.backward = time_pass(options.iters, [&] { forward(g, s, for_cam, {&batch}); backward(g, s, to_target); });

@@ -4,6 +4,7 @@
 // clamp fused into its epilogue, or tiled Eigen products without SIMD). Each path is tested against the naive
 // loops of conv2d_reference.cpp on a sweep of awkward shapes (tests/test_conv2d.cpp).
 #include "nn/conv2d.h"
+#include "nn/gate_mask.h"
 #include "nn/parallel.h"
 
 #include <algorithm>
@@ -66,10 +67,10 @@ void pointwise_backward_input(float* d_in, const float* d_out, const float* filt
 
 // d_in = gate(d_out x filter^T): conv2d_backward_input_overwrite.
 void pointwise_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const float* gate,
-                                        float gate_hi, const ConvGeometry& g) {
+                                        float gate_hi, const uint8_t* gate_mask, const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
     GemmEpilogue epilogue;
-    epilogue.gate = gate, epilogue.gate_stride = g.in_c, epilogue.gate_hi = gate_hi;
+    epilogue.gate = gate, epilogue.gate_stride = g.in_c, epilogue.gate_hi = gate_hi, epilogue.gate_mask = gate_mask;
     gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), epilogue);
 }
 
@@ -257,14 +258,20 @@ bool conv2d_backward_input_overwrites(const ConvGeometry& g) {
 }
 
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate, float gate_hi) {
+                                     const float* gate, float gate_hi, const uint8_t* gate_mask) {
     check_conv_geometry(g);
+    if (gate && gate_mask) throw Error("conv2d: an input gradient is gated by values or by a mask, not both");
     const ConvPath path = choose_path(g);
-    if (path == ConvPath::Pointwise) return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, g);
-    if (path == ConvPath::First3x3) return first_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
+    if (path == ConvPath::Pointwise)
+        return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, gate_mask, g);
+    if (path == ConvPath::First3x3) {  // a network's first layer: its input is rarely an activation's output
+        first_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
+        if (gate_mask) apply_gate_mask(d_in, gate_mask, int64_t(g.batch) * g.in_h * g.in_w * g.in_c);
+        return;
+    }
     if (!depthwise_3x3_backward_input_applies(g))
         throw Error("conv2d: the input gradient of this geometry cannot overwrite (see conv2d_backward_input_overwrites)");
-    depthwise_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
+    depthwise_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi, gate_mask);
 }
 
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,

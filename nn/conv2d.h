@@ -13,6 +13,7 @@
 // They never allocate; the naive reference (conv2d_reference.cpp) transcribes the formula and is their oracle.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace ec {
 
@@ -55,10 +56,12 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
 // (laid out as d_in), only where 0 < gate < gate_hi, +0 elsewhere: the backward of the ReLU (gate_hi = inf) or
 // ReLU6 (6) whose output `gate` is and this convolution reads, fused into the one pass that writes d_in (the
 // graph runner's backward fusion). Bit for bit conv2d_backward_input onto zeros, then the activation's backward.
+// A gate mask (nn/gate_mask.h: a byte per value of d_in, nonzero where 0 < y < hi) gates the same way without the
+// activation's output (gate then null).
 // Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3 and first 3x3).
 bool conv2d_backward_input_overwrites(const ConvGeometry& g);
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate = nullptr, float gate_hi = 0);
+                                     const float* gate = nullptr, float gate_hi = 0, const uint8_t* gate_mask = nullptr);
 // d_filter += sum over batch and positions of in-patch x d_out; d_bias (may be null) += sum of d_out.
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
                             const ConvGeometry& g, float* scratch);

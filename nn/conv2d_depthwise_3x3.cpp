@@ -40,6 +40,7 @@ struct Sweep {
     float lo, hi;
     const float* gate = nullptr;  // laid out as dst: keep dst only where 0 < gate < gate_hi (when not null)
     float gate_hi = 0;
+    const uint8_t* gate_mask = nullptr;  // or only where gate_mask (nn/gate_mask.h) is nonzero
 };
 
 // One output row's view of the source: the three rows its taps read (null where a row is padding).
@@ -53,6 +54,8 @@ struct Block {  // one block of channels: taps, bias, clamp range and the mask o
     bool accumulate;
     int64_t gate_offset = 0;  // gate - dst, in floats, when gated
     bool gated = false;
+    const float* dst_base = nullptr;        // with a gate mask: the value dst_base[i] is gated by mask_base[i]
+    const uint8_t* mask_base = nullptr;
 };
 
 inline Vec clamp(Vec x, const Block& b) { return simd::clamp(x, b.lo, b.hi); }
@@ -64,6 +67,7 @@ template <bool kFull>
 inline void st(float* p, Vec v, const Block& b) {
     v = clamp(v, b);
     if (b.gated) v = gate_open(v, ld<kFull>(p + b.gate_offset, b), b.gate_hi);
+    if (b.mask_base) v = gate_open_bytes(v, b.mask_base + (p - b.dst_base));
     if (kFull) store(p, v);
     else store(p, v, b.mask);
 }
@@ -150,6 +154,7 @@ void sweep_row_from(const Sweep& sw, float* dst_row, const float* const src_rows
         b.lo = broadcast(sw.lo), b.hi = broadcast(sw.hi);
         b.accumulate = sw.accumulate;
         b.gated = sw.gate != nullptr, b.gate_offset = sw.gate - sw.dst, b.gate_hi = broadcast(sw.gate_hi);
+        b.dst_base = sw.dst, b.mask_base = sw.gate_mask;
         Rows rows;
         for (int ky = 0; ky < 3; ++ky) rows.row[ky] = src_rows[ky] ? src_rows[ky] + c0 : nullptr;
         if (c - c0 >= kLanes) sweep_block<kStride, true>(dst_row + c0, rows, b, sw, x_lo, x_hi);
@@ -200,6 +205,7 @@ struct Gather {
     bool accumulate;
     const float* gate;  // as Sweep::gate
     float gate_hi;
+    const uint8_t* gate_mask;  // as Sweep::gate_mask
 };
 
 // Input pixel with q = ix + pad_left, taps outside d_out skipped.
@@ -271,6 +277,7 @@ void gather_row(const Gather& ga, int n, int iy) {
         b.lo = broadcast(-std::numeric_limits<float>::infinity()), b.hi = broadcast(std::numeric_limits<float>::infinity());
         b.accumulate = ga.accumulate;
         b.gated = ga.gate != nullptr, b.gate_offset = ga.gate - ga.d_in, b.gate_hi = broadcast(ga.gate_hi);
+        b.dst_base = ga.d_in, b.mask_base = ga.gate_mask;
         GatherRows at = rows;
         for (int k = 0; k < at.count; ++k) at.row[k] += c0;
         if (c - c0 >= kLanes) gather_block<true>(d_row + c0, at, b, g);
@@ -305,13 +312,13 @@ bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
 }
 
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                  bool overwrite, const float* gate, float gate_hi) {
+                                  bool overwrite, const float* gate, float gate_hi, const uint8_t* gate_mask) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     if (g.stride_h == 1)
         return run_sweep(Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top,
-                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi},
+                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi, gate_mask},
                          g.batch);
-    const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi};
+    const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi, gate_mask};
     // Each input row is written by one thread; a row costs about a quarter of a forward output row's taps.
     const int64_t work = int64_t(g.batch) * g.in_h * g.in_w * g.in_c * 9 / 4;
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work >= kParallelMin)
@@ -328,7 +335,8 @@ bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
 void depthwise_3x3_forward_row(float*, const float* const[3], const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
-void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float) {}
+void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float,
+                                  const uint8_t*) {}
 }  // namespace ec
 
 #endif

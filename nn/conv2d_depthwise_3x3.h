@@ -3,6 +3,7 @@
 // (conv2d_depthwise_3x3_filter.cpp). Without AVX-512 or AVX2, or for any other geometry, they decline and
 // conv2d_depthwise.cpp's loops run.
 #pragma once
+#include <cstdint>
 #include "nn/conv2d.h"
 
 namespace ec {
@@ -21,10 +22,12 @@ void depthwise_3x3_forward_row(float* out_row, const float* const in_rows[3], co
 // Stride 1 (padding at most 2) or 2: d_in += the gradient, as depthwise_conv2d_backward_input; d_in = the
 // gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as
 // accumulating onto zeros). A gate (laid out as d_in; only with overwrite) keeps each value where
-// 0 < gate < gate_hi and writes +0 elsewhere (conv2d_backward_input_overwrite).
+// 0 < gate < gate_hi and writes +0 elsewhere (conv2d_backward_input_overwrite); a gate mask (nn/gate_mask.h),
+// where the mask is nonzero.
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                  bool overwrite = false, const float* gate = nullptr, float gate_hi = 0);
+                                  bool overwrite = false, const float* gate = nullptr, float gate_hi = 0,
+                                  const uint8_t* gate_mask = nullptr);
 
 // d_filter += the filter gradient, d_bias (may be null) += the bias gradient, as depthwise_conv2d_backward_filter;
 // when depthwise_3x3_applies(g) (conv2d_depthwise_3x3_filter.cpp).

@@ -40,9 +40,18 @@ std::vector<int> fusable_activations(const Graph& g, const std::vector<char>& ke
 
 }  // namespace
 
-ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations) {
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations,
+                         const std::vector<int>& masks) {
     for (int t : keep) check_tensor_id(g, t, "plan_forward");
-    const std::vector<char> needed = ancestors_of(g, keep);
+    for (int t : masks) {
+        check_tensor_id(g, t, "plan_forward");
+        const int p = g.tensors[size_t(t)].producer;
+        if (p < 0 || (g.nodes[size_t(p)].op != OpKind::Relu && g.nodes[size_t(p)].op != OpKind::Relu6))
+            throw Error("plan_forward: a gate mask is of a ReLU or ReLU6 output, not of '" + g.tensors[size_t(t)].name + "'");
+    }
+    std::vector<int> targets = keep;
+    targets.insert(targets.end(), masks.begin(), masks.end());
+    const std::vector<char> needed = ancestors_of(g, targets);
     std::vector<char> kept(g.tensors.size(), 0);
     for (int t : keep) kept[size_t(t)] = 1;
     const std::vector<int> fusable = fuse_activations ? fusable_activations(g, kept) : std::vector<int>(g.nodes.size(), -1);
@@ -74,13 +83,56 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
         plan.release.insert(plan.release.end(), step.begin(), step.end());
     }
     plan.release_start.push_back(int(plan.release.size()));
-    if (fuse_activations) find_band_blocks(g, plan.nodes, plan.fused, kept, plan.blocks, plan.block_at);
+    // A masked value must exist after its step: no band-fused block may hide it.
+    std::vector<char> kept_or_masked = kept;
+    for (int t : masks) kept_or_masked[size_t(t)] = 1;
+    if (fuse_activations) find_band_blocks(g, plan.nodes, plan.fused, kept_or_masked, plan.blocks, plan.block_at);
     else plan.block_at.assign(plan.nodes.size(), -1);
     plan.keep = keep;
     std::sort(plan.keep.begin(), plan.keep.end());
     plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());
-    plan.images_per_run = images_per_run_in_cache(g, plan);
+    plan.masks = masks;
+    std::sort(plan.masks.begin(), plan.masks.end());
+    plan.masks.erase(std::unique(plan.masks.begin(), plan.masks.end()), plan.masks.end());
+    for (int t : plan.masks)
+        for (size_t k = 0; k < plan.nodes.size(); ++k) {
+            const int out = plan.fused[k] >= 0 ? g.nodes[size_t(plan.fused[k])].output : g.nodes[size_t(plan.nodes[k])].output;
+            if (out == t) plan.mask_step.push_back(int(k));
+        }
+    plan.images_per_run = plan.masks.empty() ? images_per_run_in_cache(g, plan) : 0;
     return plan;
+}
+
+BackwardNeeds backward_needs(const Graph& g, const BackwardRequest& req) {
+    const std::vector<int>& stops = req.stop_at.empty() ? g.inputs : req.stop_at;
+    const std::vector<char> on_path = backward_path(g, req.from, stops);
+    enum : uint8_t { kAsValue = 1, kAsGate = 2 };
+    std::vector<uint8_t> read(g.tensors.size(), 0);
+    read[size_t(req.from)] |= kAsValue;
+    for (const Node& node : g.nodes) {
+        if (!backward_runs(node, on_path)) continue;
+        if (node.op == OpKind::Conv2D && !req.param_grads) continue;  // the input gradient reads no value
+        const bool gate = node.op == OpKind::Relu || node.op == OpKind::Relu6;
+        for (int t : values_backward_reads(node)) read[size_t(t)] |= gate && t == node.output ? kAsGate : kAsValue;
+    }
+    BackwardNeeds needs;
+    for (size_t t = 0; t < read.size(); ++t) {
+        if (read[t] & kAsValue) needs.values.push_back(int(t));
+        else if (read[t] & kAsGate) needs.masks.push_back(int(t));
+    }
+    return needs;
+}
+
+ForwardPlan plan_forward_for_backward(const Graph& g, const BackwardRequest& req, const std::vector<int>& also_keep) {
+    for (int t : also_keep) check_tensor_id(g, t, "plan_forward_for_backward");
+    BackwardNeeds needs = backward_needs(g, req);
+    std::vector<char> kept(g.tensors.size(), 0);
+    for (int t : also_keep) kept[size_t(t)] = 1;
+    std::vector<int> keep = needs.values, masks;
+    keep.insert(keep.end(), also_keep.begin(), also_keep.end());
+    for (int t : needs.masks)
+        if (!kept[size_t(t)]) masks.push_back(t);
+    return plan_forward(g, keep, true, masks);
 }
 
 std::vector<char> backward_path(const Graph& g, int from, const std::vector<int>& stops) {

@@ -36,6 +36,10 @@ struct ForwardPlan {
     std::vector<int> release_start;
     size_t tensor_count = 0;  // of the graph it was made for; run against another size is an Error
     std::vector<int> keep;    // the tensors that hold values after the run
+    // Gate masks (nn/gate_mask.h) the run records: of ReLU/ReLU6 outputs masks[i], made right after step
+    // mask_step[i] from the value, which then dies like any other unkept value. A plan with masks runs its
+    // batch whole (images_per_run = 0).
+    std::vector<int> masks, mask_step;
     // A batch larger than this runs as chunks of this many images, each through every node, so that the
     // activations of a chunk stay in cache (a batch-16 MobileNetV2 forward streamed 77 MB tensors through memory
     // and ran 1.6x slower per image than batch 1); with at least two chunks per OpenMP thread, the threads take
@@ -53,8 +57,10 @@ int images_per_run_in_cache(const Graph& g, const ForwardPlan& plan);
 
 // Plans a forward run after which exactly the tensors in `keep` (and nothing else) hold values, with every
 // convolution + ReLU/ReLU6 pair fused whose pre-activation tensor is neither kept nor read by another node
-// (fuse_activations = false: none, for comparing). Error for an id outside the graph.
-ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations = true);
+// (fuse_activations = false: none, for comparing), and the gate masks of the ReLU/ReLU6 outputs in `masks` in
+// s.gate_masks. Error for an id outside the graph, or a mask of another op's output.
+ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse_activations = true,
+                         const std::vector<int>& masks = {});
 
 // The tensors whose values backward(from, stop_at) reads: `from` and, for every node it runs, the values its
 // op's backward reads (OpDef::backward_reads: a convolution its input, not its output; ReLU/ReLU6 their
@@ -62,6 +68,19 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
 // follows the forward run: a convolution + ReLU/ReLU6 pair then still fuses, its pre-activation tensor never
 // existing. stop_at empty = the graph inputs, as in BackwardRequest.
 std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at);
+
+// What backward(req) reads of the forward, exactly: `values` (kept as floats) and `masks` (ReLU/ReLU6 outputs it
+// reads only as gradient gates: their gate masks do). A convolution's input gradient reads neither its input nor
+// its output, so without param_grads only the activations' gates, the ops other than convolutions and `from`
+// remain (MobileNetV2's input gradient: 35 gate masks, 6 MB, instead of 25 MB of kept floats).
+struct BackwardNeeds {
+    std::vector<int> values, masks;
+};
+BackwardNeeds backward_needs(const Graph& g, const BackwardRequest& req);
+
+// The forward plan that backward(req) can follow, keeping also_keep's values too (say, a CAM target and the
+// logits): plan_forward(g, needs.values + also_keep, true, needs.masks minus also_keep).
+ForwardPlan plan_forward_for_backward(const Graph& g, const BackwardRequest& req, const std::vector<int>& also_keep = {});
 
 // Runs the plan's nodes on `inputs` (as forward()), releasing values as planned.
 void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs);

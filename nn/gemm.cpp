@@ -79,7 +79,7 @@ void tiled_product(float* out, int64_t out_stride, const GemmInput& a, const Gem
 // The bias and clamp of the epilogue as a second pass over out (the Eigen path).
 void apply_epilogue(float* out, int64_t out_stride, int64_t m, int64_t n, const GemmEpilogue& ep) {
     const bool clamp = !(std::isinf(ep.lo) && ep.lo < 0 && std::isinf(ep.hi) && ep.hi > 0);
-    if (!ep.bias && !clamp && !ep.gate) return;
+    if (!ep.bias && !clamp && !ep.gate && !ep.gate_mask) return;
 #pragma omp parallel for schedule(static) if (m * n >= kParallelMin)
     for (int64_t i = 0; i < m; ++i) {
         float* row = out + i * out_stride;
@@ -96,6 +96,10 @@ void apply_epilogue(float* out, int64_t out_stride, int64_t m, int64_t n, const 
             const float* gate = ep.gate + i * ep.gate_stride;
             for (int64_t j = 0; j < n; ++j) row[j] = gate[j] > 0.0f && gate[j] < ep.gate_hi ? row[j] + 0.0f : 0.0f;
         }
+        if (ep.gate_mask) {
+            const uint8_t* open = ep.gate_mask + i * ep.gate_stride;
+            for (int64_t j = 0; j < n; ++j) row[j] = open[j] ? row[j] + 0.0f : 0.0f;
+        }
     }
 }
 
@@ -105,7 +109,8 @@ void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b
     if (cols_of(a) != rows_of(b))
         throw Error("gemm: inner dimensions differ: [" + std::to_string(rows_of(a)) + "," + std::to_string(cols_of(a)) +
                     "] x [" + std::to_string(rows_of(b)) + "," + std::to_string(cols_of(b)) + "]");
-    if (epilogue.gate && epilogue.accumulate) throw Error("gemm: a gated epilogue cannot accumulate");
+    if ((epilogue.gate || epilogue.gate_mask) && epilogue.accumulate) throw Error("gemm: a gated epilogue cannot accumulate");
+    if (epilogue.gate && epilogue.gate_mask) throw Error("gemm: an epilogue gates by values or by a mask, not both");
     const int64_t m = rows_of(a), n = cols_of(b);
     if (m == 0 || n == 0) return;
     if (gemm_kernel_available())

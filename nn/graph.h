@@ -127,6 +127,9 @@ struct Session {
     std::vector<Tensor> values;       // forward value of every tensor; empty where the run released it
     std::vector<Tensor> grads;        // d(seeded tensor)/d(tensor); empty where not computed
     std::vector<Tensor> param_grads;  // d/d(param); empty where not computed
+    // The gate masks (nn/gate_mask.h) the last planned forward recorded (ForwardPlan::masks): of ReLU/ReLU6
+    // outputs whose values it did not keep, for the backward that follows; empty elsewhere.
+    std::vector<ByteBuffer> gate_masks;
     FloatBuffer scratch;              // kernel scratch, sized once for the batch
     FloatBuffer band_scratch;         // band-fused blocks' per-thread rows (nn/band_block.h), grown on first use
     int nodes_run_backward = 0;       // how many nodes the last backward ran

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "nn/forward_plan.h"
+#include "nn/gate_mask.h"
 #include "nn/graph.h"
 #include "nn/op_impl.h"
 #include "nn/op_table.h"
@@ -18,6 +20,8 @@ namespace {
 // it holds back to the spare buffers: a run takes its value buffers from there.
 void prepare(const Graph& g, Session& s, int n) {
     for (size_t t = 0; t < s.values.size(); ++t) release_value(s, int(t));
+    s.gate_masks.resize(g.tensors.size());
+    for (ByteBuffer& mask : s.gate_masks) mask.clear();  // capacity kept for the next run
     if (s.batch == n && s.values.size() == g.tensors.size()) return;
     s.batch = n;
     s.values.resize(g.tensors.size());
@@ -100,6 +104,13 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             acquire_value(s, activation.output, g.tensors[size_t(activation.output)].shape.with_batch(s.batch));
             ops::conv2d_activation_forward(g, s, node, activation);
         }
+        for (size_t i = 0; i < plan.masks.size(); ++i)  // before the value may die
+            if (plan.mask_step[i] == int(k)) {
+                const int t = plan.masks[i];
+                const float hi = g.nodes[size_t(g.tensors[size_t(t)].producer)].op == OpKind::Relu6
+                                     ? 6.0f : std::numeric_limits<float>::infinity();
+                make_gate_mask(s.gate_masks[size_t(t)], s.values[size_t(t)].ptr(), s.values[size_t(t)].numel(), hi);
+            }
         if (timed) s.node_ms[size_t(plan.nodes[k])] += ms_since(start);
         release_step(s, plan, k + 1);
     }
@@ -109,12 +120,14 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
 
 void forward(const Graph& g, Session& s, const ForwardPlan& plan, const std::vector<const Tensor*>& inputs) {
     if (plan.tensor_count != g.tensors.size() || plan.release_start.size() != plan.nodes.size() + 2 ||
-        plan.fused.size() != plan.nodes.size() || plan.block_at.size() != plan.nodes.size())
+        plan.fused.size() != plan.nodes.size() || plan.block_at.size() != plan.nodes.size() ||
+        plan.mask_step.size() != plan.masks.size())
         throw Error("forward: the plan was made for another graph");
     for (int t : plan.keep)
         if (t < 0 || size_t(t) >= g.tensors.size()) throw Error("forward: the plan keeps a tensor the graph lacks");
     const int n = check_inputs(g, inputs);
     if (plan.images_per_run <= 0 || n <= plan.images_per_run) return run_plan(g, s, plan, inputs);
+    if (!plan.masks.empty()) throw Error("forward: a plan that records gate masks runs its batch whole (images_per_run 0)");
     forward_in_chunks(g, s, plan, inputs, run_plan);
     prepare(g, s, n);  // the session holds batch n, and no value of the last chunk
     for (size_t k = 0; k < plan.keep.size(); ++k) {
@@ -136,12 +149,19 @@ void run_backward_node(const Graph& g, Session& s, const Node& node, const std::
     op_def(node.op).backward(g, s, node, want_input, want_params);
 }
 
-// A node's backward reads forward values (OpDef::backward_reads): a forward run must have kept them.
-void check_values_kept(const Graph& g, const Session& s, const Node& node) {
-    for (int t : values_backward_reads(node))
-        if (s.values[size_t(t)].numel() != g.tensors[size_t(t)].shape.with_batch(s.batch).numel())
+// A node's backward reads forward values (OpDef::backward_reads): a forward run must have kept them, or, for a
+// ReLU/ReLU6 output its own backward reads as a gate, their gate mask. A convolution's input gradient reads no
+// value (backward_needs).
+void check_values_kept(const Graph& g, const Session& s, const Node& node, bool param_grads) {
+    if (node.op == OpKind::Conv2D && !param_grads) return;
+    for (int t : values_backward_reads(node)) {
+        const int64_t numel = g.tensors[size_t(t)].shape.with_batch(s.batch).numel();
+        const bool gate = (node.op == OpKind::Relu || node.op == OpKind::Relu6) && t == node.output;
+        if (gate && size_t(t) < s.gate_masks.size() && int64_t(s.gate_masks[size_t(t)].size()) >= numel) continue;
+        if (s.values[size_t(t)].numel() != numel)
             throw Error("backward: the forward run did not keep the value of '" + g.tensors[size_t(t)].name +
                         "', which the backward of node '" + node.name + "' reads (keep backward_reads, nn/forward_plan.h)");
+    }
 }
 
 // A node that reads one tensor twice (add(x, x)) would see it unwritten at both reads: it is zero-filled first.
@@ -201,7 +221,7 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     const std::vector<char> needed = backward_path(g, req.from, stops);
     if (!needed[req.from]) throw Error("backward: '" + g.tensors[req.from].name + "' does not depend on the requested tensors");
     for (const Node& node : g.nodes)
-        if (backward_runs(node, needed)) check_values_kept(g, s, node);
+        if (backward_runs(node, needed)) check_values_kept(g, s, node, req.param_grads);
     const std::vector<int> fused = fused_backward_activations(g, s, req, needed, stops);
     std::vector<char> folded(g.nodes.size(), 0), unformed(g.tensors.size(), 0);
     for (int a : fused)

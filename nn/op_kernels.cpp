@@ -10,6 +10,7 @@
 #include "nn/concat.h"
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/dense.h"
+#include "nn/gate_mask.h"
 #include "nn/op_impl.h"
 #include "nn/softmax.h"
 
@@ -96,6 +97,13 @@ void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::ve
         conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
     if (want_params) conv2d_backward_filter(s, node, geo);
 }
+// The gate mask the forward recorded for an activation's output whose value it did not keep (nn/gate_mask.h),
+// or null.
+const uint8_t* recorded_gate_mask(const Session& s, int t) {
+    const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
+    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
+}
+
 bool conv2d_activation_backward_applies(const Node& conv, int batch) {
     return conv2d_backward_input_overwrites(batched(conv.conv, batch));
 }
@@ -104,8 +112,10 @@ void conv2d_activation_backward(const Graph& g, Session& s, const Node& activati
         fail(activation, "cannot be fused into a convolution's backward (only Relu and Relu6 can)");
     const ConvGeometry geo = batched(conv.conv, s.batch);
     const float gate_hi = activation.op == OpKind::Relu6 ? 6.0f : std::numeric_limits<float>::infinity();
+    const uint8_t* mask = recorded_gate_mask(s, activation.output);
     conv2d_backward_input_overwrite(s.grads[size_t(activation.inputs[0])].ptr(), dout(s, conv).ptr(),
-                                    param_data(g, conv.params[0]), geo, s.values[size_t(activation.output)].ptr(), gate_hi);
+                                    param_data(g, conv.params[0]), geo,
+                                    mask ? nullptr : s.values[size_t(activation.output)].ptr(), gate_hi, mask);
     if (want_params) conv2d_backward_filter(s, conv, geo);
 }
 
@@ -131,22 +141,25 @@ void relu_forward(const Graph&, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::relu_forward(v.out.ptr(), v.x.ptr(), v.count);
 }
-// Reads the activation's output (nn/activation.h), so the pre-activation tensor need not be kept.
+// Reads the activation's output (nn/activation.h), or its gate mask, so the pre-activation tensor need not be kept.
 void relu_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
-    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr)
-        ec::relu_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(),
-                          dx.overwrite);
+    const GradOut dx = input_grad_out(s, node, want_input, 0);
+    if (!dx.ptr) return;
+    if (const uint8_t* open = recorded_gate_mask(s, node.output))
+        return gate_mask_backward(dx.ptr, dout(s, node).ptr(), open, dout(s, node).numel(), dx.overwrite);
+    ec::relu_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(), dx.overwrite);
 }
 
 void relu6_forward(const Graph&, Session& s, const Node& node) {
     Io v = io(s, node);
     ec::relu6_forward(v.out.ptr(), v.x.ptr(), v.count);
 }
-// Reads the activation's output (nn/activation.h), so the pre-activation tensor need not be kept.
 void relu6_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
-    if (const GradOut dx = input_grad_out(s, node, want_input, 0); dx.ptr)
-        ec::relu6_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(),
-                          dx.overwrite);
+    const GradOut dx = input_grad_out(s, node, want_input, 0);
+    if (!dx.ptr) return;
+    if (const uint8_t* open = recorded_gate_mask(s, node.output))
+        return gate_mask_backward(dx.ptr, dout(s, node).ptr(), open, dout(s, node).numel(), dx.overwrite);
+    ec::relu6_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(), dx.overwrite);
 }
 
 void add_forward(const Graph&, Session& s, const Node& node) {

@@ -58,6 +58,7 @@ struct UninitializedAllocator : std::allocator<T> {
     void construct(U* p, Args&&... args) { ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...); }
 };
 using FloatBuffer = std::vector<float, UninitializedAllocator<float>>;
+using ByteBuffer = std::vector<uint8_t, UninitializedAllocator<uint8_t>>;  // gate masks (nn/gate_mask.h)
 
 struct Tensor {
     Shape shape;

@@ -3,7 +3,9 @@
 // the pointwise and depthwise 3x3 kernels, and whole backward runs, each against the unfused computation (the
 // plain product or input gradient, then the activation's own backward), bit for bit.
 #include <doctest/doctest.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -12,7 +14,9 @@
 #include "io/npy.h"
 #include "nn/activation.h"
 #include "nn/conv2d.h"
+#include "nn/gate_mask.h"
 #include "nn/gemm.h"
+#include "nn/forward_plan.h"
 #include "nn/graph.h"
 #include "nn/softmax.h"
 #include "tests/test_util.h"
@@ -68,6 +72,14 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
                 std::vector<float> fused(size_t(m) * n, std::numeric_limits<float>::quiet_NaN());  // overwritten
                 gemm(fused.data(), n, ga, gb, ep);
                 CHECK(fused == gated(plain, y, relu6));
+                // The same gate as a mask (nn/gate_mask.h): the same values, bit for bit.
+                ByteBuffer mask;
+                make_gate_mask(mask, y.data(), int64_t(y.size()), ep.gate_hi);
+                GemmEpilogue by_mask;
+                by_mask.gate_mask = mask.data(), by_mask.gate_stride = n;
+                std::vector<float> masked(size_t(m) * n, std::numeric_limits<float>::quiet_NaN());
+                gemm(masked.data(), n, ga, gb, by_mask);
+                CHECK(masked == fused);
                 CHECK(open_gates(y, ep.gate_hi) > m * n / 3);
                 CHECK(open_gates(y, ep.gate_hi) < m * n);
             }
@@ -76,6 +88,10 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
     bad.gate = &one, bad.accumulate = true;
     CHECK_THROWS_WITH_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, bad),
                          "gemm: a gated epilogue cannot accumulate", Error);
+    const uint8_t open[kGateMaskSlack + 1] = {1};
+    GemmEpilogue both;
+    both.gate = &one, both.gate_mask = open;
+    CHECK_THROWS_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, both), Error);
 }
 
 TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input gradient then the activation's backward") {
@@ -85,6 +101,10 @@ TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input 
     ConvGeometry pw;  // 1x1: one GEMM
     pw.batch = 2, pw.in_h = 5, pw.in_w = 7, pw.in_c = 19, pw.out_h = 5, pw.out_w = 7, pw.out_c = 11;
     cases.push_back({"pointwise", pw});
+    ConvGeometry first;  // MobileNet's first layer: 3x3 stride 2 from 3 channels (its own kernel)
+    first.batch = 2, first.in_h = 13, first.in_w = 15, first.in_c = 3, first.out_c = 8, first.kernel_h = first.kernel_w = 3;
+    first.stride_h = first.stride_w = 2, first.out_h = 7, first.out_w = 8;
+    cases.push_back({"first 3x3", first});
     for (int stride : {1, 2}) {  // MobileNet's depthwise 3x3, odd sizes, a channel count off the vector width
         ConvGeometry dw;
         dw.batch = 2, dw.in_h = 9, dw.in_w = 11, dw.in_c = 21, dw.out_c = 21, dw.groups = 21;
@@ -110,6 +130,19 @@ TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input 
             std::vector<float> fused(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
             conv2d_backward_input_overwrite(fused.data(), d_out.data(), filter.data(), g, y.data(), hi);
             CHECK(fused == gated(plain, y, relu6));
+            ByteBuffer mask;
+            make_gate_mask(mask, y.data(), in_n, hi);
+            std::vector<float> masked(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
+            conv2d_backward_input_overwrite(masked.data(), d_out.data(), filter.data(), g, nullptr, 0.0f, mask.data());
+            CHECK(masked == fused);
+            std::vector<float> by_relu(size_t(in_n), std::numeric_limits<float>::quiet_NaN());  // the unfused ReLU
+            gate_mask_backward(by_relu.data(), plain.data(), mask.data(), in_n, true);
+            CHECK(by_relu == fused);
+            std::vector<float> accumulated = plain, want = plain;
+            gate_mask_backward(accumulated.data(), plain.data(), mask.data(), in_n, false);
+            if (relu6) relu6_backward(want.data(), plain.data(), y.data(), in_n, false);
+            else relu_backward(want.data(), plain.data(), y.data(), in_n, false);
+            CHECK(accumulated == want);
         }
         std::vector<float> ungated(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
         conv2d_backward_input_overwrite(ungated.data(), d_out.data(), filter.data(), g);
@@ -176,6 +209,71 @@ TEST_CASE("backward fusion: a ReLU/ReLU6 read by one convolution alone runs in i
         }
 }
 
+TEST_CASE("gate masks: a forward planned for its backward records the activations' masks, the same gradients bit for bit") {
+    // plan_forward_for_backward keeps the values the backward reads and only gate masks of the ReLU/ReLU6 outputs
+    // it reads as gates (the shared activation is read by the pool too: a value); the gradients equal those after
+    // a forward that kept every value, fused or not, at batch 3, on one thread and two. With param_grads the
+    // convolutions read their inputs: no masks.
+    std::mt19937 rng(12);
+    for (int dw_stride : {1, 2})
+        for (bool params : {false, true}) {
+            INFO("depthwise stride " << dw_stride << ", param_grads " << params);
+            Block r = block_net(rng, dw_stride);
+            const Shape xs = r.g.tensors[size_t(r.x)].shape.with_batch(3);
+            const Tensor x(xs, test::random_values(xs.numel(), rng, 1.0f));
+            const BackwardRequest req{r.logits, one_hot_seed(Shape{3, 5}, {1, 3, 0}), {r.x}, params};
+            const ForwardPlan plan = plan_forward_for_backward(r.g, req);
+            if (params) {
+                CHECK(plan.masks.empty());
+            } else {
+                auto masked = [&](int t) { return std::find(plan.masks.begin(), plan.masks.end(), t) != plan.masks.end(); };
+                CHECK(masked(r.expand));
+                CHECK(masked(r.dw));
+                CHECK(!masked(r.shared));  // the pool reads its value
+                CHECK(plan.masks.size() == 3);  // and the stem's ReLU6
+                for (int t : plan.masks) CHECK(std::find(plan.keep.begin(), plan.keep.end(), t) == plan.keep.end());
+            }
+            Session full;
+            forward(r.g, full, {&x});
+            backward(r.g, full, req);
+            for (int threads : {1, 2}) {
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                Session lean;
+                forward(r.g, lean, plan, {&x});
+                for (int t : plan.masks) CHECK(lean.values[size_t(t)].data.empty());  // only the mask is left
+                backward(r.g, lean, req);
+                omp_set_num_threads(before);
+                CHECK(test::values_of(lean.grads[size_t(r.x)]) == test::values_of(full.grads[size_t(r.x)]));
+                for (size_t p = 0; p < full.param_grads.size(); ++p)
+                    CHECK(test::values_of(lean.param_grads[p]) == test::values_of(full.param_grads[p]));
+            }
+        }
+}
+
+TEST_CASE("gate masks: only of ReLU/ReLU6 outputs; a masked plan runs its batch whole; a missing mask is named") {
+    std::mt19937 rng(13);
+    Block r = block_net(rng, 1);
+    const int pre_activation = r.g.tensors[size_t(r.expand)].producer >= 0
+                                   ? r.g.nodes[size_t(r.g.tensors[size_t(r.expand)].producer)].inputs[0] : -1;
+    CHECK_THROWS_WITH_AS(plan_forward(r.g, {r.logits}, true, {pre_activation}), doctest::Contains("ReLU or ReLU6 output"), Error);
+    const BackwardRequest req{r.logits, one_hot_seed(Shape{4, 5}, {1, 3, 0, 2}), {r.x}, false};
+    ForwardPlan plan = plan_forward_for_backward(r.g, req);
+    REQUIRE(!plan.masks.empty());
+    CHECK(plan.images_per_run == 0);
+    plan.images_per_run = 2;
+    const Shape xs = r.g.tensors[size_t(r.x)].shape.with_batch(4);
+    const Tensor x(xs, test::random_values(xs.numel(), rng, 1.0f));
+    Session s;
+    CHECK_THROWS_WITH_AS(forward(r.g, s, plan, {&x}), doctest::Contains("gate masks"), Error);
+    // A plan without the masks: the backward names the activation it cannot gate.
+    ForwardPlan no_masks = plan;
+    no_masks.images_per_run = 0;
+    no_masks.masks.clear(), no_masks.mask_step.clear();
+    forward(r.g, s, no_masks, {&x});
+    CHECK_THROWS_WITH_AS(backward(r.g, s, req), doctest::Contains("did not keep the value of"), Error);
+}
+
 TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activation fused equals the unfused one" *
           test::needs_shared()) {
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
@@ -196,4 +294,25 @@ TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activat
     for (const Node& node : m.graph.nodes) unformed += node.op == OpKind::Relu6 && s.grads[size_t(node.output)].data.empty();
     INFO(unformed << " ReLU6 output gradients not formed");
     CHECK(unformed >= 17);  // at least every block's depthwise -> project pair
+}
+
+TEST_CASE("gate masks on MobileNetV2: the input gradient after a masked forward equals the kept-values one" *
+          test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Session full, lean;
+    forward(m.graph, full, {&x});
+    const int cls = top_k(full.values[size_t(m.logits)], 0, 1)[0];
+    const BackwardRequest req{m.logits, one_hot_seed(full.values[size_t(m.logits)].shape, {cls}), {m.graph.inputs[0]}, false};
+    backward(m.graph, full, req);
+    const ForwardPlan plan = plan_forward_for_backward(m.graph, req);
+    CHECK(plan.masks.size() >= 30);  // every expand and depthwise ReLU6 output
+    forward(m.graph, lean, plan, {&x});
+    int64_t kept_floats = 0, mask_bytes = 0;
+    for (const Tensor& v : lean.values) kept_floats += v.numel();
+    for (const ByteBuffer& b : lean.gate_masks) mask_bytes += int64_t(b.size());
+    MESSAGE("masked forward keeps " << kept_floats * 4 / 1024 << " KB of values and " << mask_bytes / 1024 << " KB of masks");
+    CHECK(kept_floats * 4 < mask_bytes);  // the gates were most of what a backward kept
+    backward(m.graph, lean, req);
+    CHECK(test::values_of(lean.grads[size_t(m.graph.inputs[0])]) == test::values_of(full.grads[size_t(m.graph.inputs[0])]));
 }

@@ -1,0 +1,36 @@
+// Gate masks (see gate_mask.h): plain loops the compiler vectorises.
+#include "nn/gate_mask.h"
+
+#include <cstddef>
+
+#include "nn/parallel.h"
+
+namespace ec {
+
+void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi) {
+    mask.resize(static_cast<std::size_t>(n + kGateMaskSlack));
+    uint8_t* m = mask.data();
+    // Both comparisons, no short circuit: a branch per value mispredicts on half of them (ReLU outputs are
+    // half zeros, at random), and this loop vectorises. NaN compares false: closed.
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) m[i] = uint8_t((y[i] > 0.0f) & (y[i] < hi));
+    for (int64_t i = n; i < n + kGateMaskSlack; ++i) m[i] = 0;
+}
+
+void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
+    // The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
+    if (overwrite) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) d_in[i] = open[i] ? d_out[i] + 0.0f : 0.0f;
+    } else {
+#pragma omp parallel for simd if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) d_in[i] += open[i] ? d_out[i] : 0.0f;
+    }
+}
+
+void apply_gate_mask(float* d, const uint8_t* open, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) d[i] = open[i] ? d[i] + 0.0f : 0.0f;
+}
+
+}  // namespace ec
