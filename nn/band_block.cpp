@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/gate_mask.h"
 #include "nn/gemm.h"
 
 namespace ec {
@@ -54,20 +55,25 @@ void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (int t : g.nodes[i].inputs) ++readers[size_t(t)], reader[size_t(t)] = int(i);
     auto output_of = [&](size_t k) { return fused[k] >= 0 ? g.nodes[size_t(fused[k])].output : g.nodes[size_t(nodes[k])].output; };
-    // Step k's value is read by step k + 1 alone and kept by no one.
-    auto feeds_next = [&](size_t k) {
+    // Step k's value is read by step k + 1 alone; with feeds_next, no value of it is kept either; with
+    // feeds_next_or_masks, at most its gate mask.
+    auto reads_next = [&](size_t k) {
         const int t = output_of(k);
-        return k + 1 < nodes.size() && !kept[size_t(t)] && readers[size_t(t)] == 1 && reader[size_t(t)] == nodes[k + 1];
+        return k + 1 < nodes.size() && readers[size_t(t)] == 1 && reader[size_t(t)] == nodes[k + 1];
     };
+    auto feeds_next = [&](size_t k) { return reads_next(k) && !kept[size_t(output_of(k))]; };
+    auto feeds_next_or_masks = [&](size_t k) { return reads_next(k) && kept[size_t(output_of(k))] != kKeepsValue; };
+    auto mask_of = [&](size_t k) { return kept[size_t(output_of(k))] == kKeepsMask ? output_of(k) : -1; };
     for (size_t k = 0; k < nodes.size(); ++k) {
         BandBlock b;
         size_t j = k;  // the depthwise step
         const Node& first = g.nodes[size_t(nodes[k])];
-        if (is_pointwise(first) && fused[k] >= 0 && feeds_next(k)) b.expand = nodes[k], b.expand_act = fused[k], j = k + 1;
+        if (is_pointwise(first) && fused[k] >= 0 && feeds_next_or_masks(k))
+            b.expand = nodes[k], b.expand_act = fused[k], b.expand_mask = mask_of(k), j = k + 1;
         const Node& dw = g.nodes[size_t(nodes[j])];
-        if (dw.op != OpKind::Conv2D || !depthwise_3x3_applies(dw.conv) || fused[j] < 0 || !feeds_next(j)) continue;
+        if (dw.op != OpKind::Conv2D || !depthwise_3x3_applies(dw.conv) || fused[j] < 0 || !feeds_next_or_masks(j)) continue;
         if (!is_pointwise(g.nodes[size_t(nodes[j + 1])])) continue;
-        b.depthwise = nodes[j], b.depthwise_act = fused[j];
+        b.depthwise = nodes[j], b.depthwise_act = fused[j], b.depthwise_mask = mask_of(j);
         b.project = nodes[j + 1], b.project_act = fused[j + 1];
         b.input = first.inputs[0];
         b.output = output_of(j + 1);
@@ -101,11 +107,14 @@ struct BlockRun {
     const ConvGeometry& d;  // the depthwise geometry (batch 1)
     const float* x;         // the block's input
     float* out;             // the block's output
+    uint8_t* expand_mask;   // the expanded activation's gate mask (BandBlock::expand_mask), or null
+    uint8_t* depthwise_mask;
     int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, output
 };
 
-// Expanded rows [r0, r1) of image n into their ring slots, one GEMM per run of consecutive slots.
-void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring) {
+// Expanded rows [r0, r1) of image n into their ring slots, one GEMM per run of consecutive slots; the gate mask
+// of the rows in [own0, own1) (each row's by the one strip that owns it).
+void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring, int own0, int own1) {
     const Node& e = r.g.nodes[size_t(r.b.expand)];
     const GemmEpilogue ep = conv_epilogue(r.g, e, r.b.expand_act);
     const int64_t cin = e.conv.in_c, ce = e.conv.out_c, w = r.d.in_w;
@@ -114,6 +123,10 @@ void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring) {
         const int slot = r0 % r.b.ring_rows, rows = std::min(r1 - r0, r.b.ring_rows - slot);
         const float* a = r.x + (int64_t(n) * r.d.in_h + r0) * r.x_row;
         gemm(ring + slot * r.in_row, ce, GemmInput{a, rows * w, cin, cin}, GemmInput{filter, cin, ce, ce}, ep);
+        if (r.expand_mask)
+            for (int y = std::max(r0, own0); y < std::min(r0 + rows, own1); ++y)
+                write_gate_mask(r.expand_mask + (int64_t(n) * r.d.in_h + y) * r.in_row,
+                                ring + (y % r.b.ring_rows) * r.in_row, r.in_row, activation_hi(r.g, r.b.expand_act));
         r0 += rows;
     }
 }
@@ -134,6 +147,8 @@ void depthwise_project_rows(const BlockRun& r, int n, int oy0, int oy1, const fl
         }
         depthwise_3x3_forward_row(mid + (oy - oy0) * r.mid_row, rows, filter, bias, 0.0f, hi, r.d);
     }
+    if (r.depthwise_mask)
+        write_gate_mask(r.depthwise_mask + (int64_t(n) * r.d.out_h + oy0) * r.mid_row, mid, (oy1 - oy0) * r.mid_row, hi);
     const Node& p = r.g.nodes[size_t(r.b.project)];
     const int64_t ce = p.conv.in_c, co = p.conv.out_c, pixels = int64_t(oy1 - oy0) * r.d.out_w;
     const int64_t first = (int64_t(n) * r.d.out_h + oy0) * r.d.out_w;  // pixel index of the band's first output
@@ -150,14 +165,19 @@ void depthwise_project_rows(const BlockRun& r, int n, int oy0, int oy1, const fl
 void run_strip(const BlockRun& r, int n, int oy0, int oy1, int band, float* scratch) {
     float* ring = r.b.expand >= 0 ? scratch : nullptr;
     float* mid = scratch + int64_t(r.b.ring_rows) * r.in_row;
+    // The expanded rows whose mask this strip writes: from its first output row's first tap row to the next
+    // strip's, the first strip from row 0 and the last to the end, so the strips partition them.
+    auto first_tap_row = [&](int oy) { return std::clamp(oy * r.d.stride_h - r.d.pad_top, 0, r.d.in_h); };
+    const int own0 = oy0 == 0 ? 0 : first_tap_row(oy0), own1 = oy1 == r.d.out_h ? r.d.in_h : first_tap_row(oy1);
     int computed = -1;  // expanded rows below this are in the ring (or were, and are no longer needed)
     for (int y0 = oy0; y0 < oy1; y0 += band) {
         const int y1 = std::min(oy1, y0 + band);
         if (ring) {
             const int lo = std::max(0, y0 * r.d.stride_h - r.d.pad_top);
-            const int hi = std::min(r.d.in_h, (y1 - 1) * r.d.stride_h - r.d.pad_top + 3);
+            int hi = std::min(r.d.in_h, (y1 - 1) * r.d.stride_h - r.d.pad_top + 3);
+            if (r.expand_mask && y1 == oy1) hi = std::max(hi, own1);  // owned rows no tap reads get masks too
             computed = std::max(computed, lo);
-            if (computed < hi) expand_rows(r, n, computed, hi, ring), computed = hi;
+            if (computed < hi) expand_rows(r, n, computed, hi, ring, own0, own1), computed = hi;
         }
         depthwise_project_rows(r, n, y0, y1, ring, mid);
     }
@@ -168,8 +188,9 @@ void run_strip(const BlockRun& r, int n, int oy0, int oy1, int band, float* scra
 void band_block_forward(const Graph& g, Session& s, const BandBlock& b) {
     const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
     const Node& p = g.nodes[size_t(b.project)];
-    const BlockRun r{g, b, d, s.values[size_t(b.input)].ptr(), s.values[size_t(b.output)].ptr(),
-                     int64_t(d.in_w) * d.in_c, int64_t(d.out_w) * d.in_c,
+    auto mask = [&](int t) { return t >= 0 ? s.gate_masks[size_t(t)].data() : nullptr; };
+    const BlockRun r{g, b, d, s.values[size_t(b.input)].ptr(), s.values[size_t(b.output)].ptr(), mask(b.expand_mask),
+                     mask(b.depthwise_mask), int64_t(d.in_w) * d.in_c, int64_t(d.out_w) * d.in_c,
                      int64_t(d.in_w) * g.nodes[size_t(b.expand >= 0 ? b.expand : b.depthwise)].conv.in_c,
                      int64_t(d.out_w) * p.conv.out_c};
     // About two strips per thread over the batch, each strip in bands of at most band_rows.

@@ -29,15 +29,22 @@ struct BandBlock {
     int project = -1, project_act = -1;      // 1x1 convolution and its folded activation (-1: linear)
     int add = -1;                            // the residual Add of the projection and the block's input, or -1
     int input = -1, output = -1;             // tensor ids: the value the block reads, the one value it writes
+    // Inner activations whose gate masks the plan records (nn/gate_mask.h; a backward follows): the block writes
+    // the masks of its rows as it computes them. Tensor ids, or -1.
+    int expand_mask = -1, depthwise_mask = -1;
     int steps = 0;                           // plan steps (ForwardPlan::nodes entries) the block covers
     int band_rows = 1;                       // depthwise output rows per band
     int ring_rows = 0;                       // expanded rows a thread keeps (0 without an expansion)
     int64_t scratch_floats = 0;              // per thread: the ring and one band of depthwise output
 };
 
+// What a plan keeps of a tensor, for find_band_blocks: nothing, its value, or only its gate mask.
+constexpr char kKeepsValue = 1, kKeepsMask = 2;
+
 // The blocks among a plan's steps (nodes / fused as in ForwardPlan): block_at[k] = the index in `blocks` of the
 // block that starts at step k, or -1. A block forms where every inner value is read by the next step alone and
-// kept by no one, the convolutions have the shapes above (1x1 stride 1; 3x3 depthwise the SIMD kernel handles),
+// kept by no one (`kept` as above: an inner activation whose gate mask alone is kept does not split a block), the
+// convolutions have the shapes above (1x1 stride 1; 3x3 depthwise the SIMD kernel handles),
 // ReLU/ReLU6 follow the expand and depthwise convolutions, and the activations outweigh the weights
 // (kBandMinActivationPerWeight); nothing forms on builds without SIMD kernels.
 // min_activation_per_weight and cache_bytes: the thresholds above (tests set 0 and a few bytes to form blocks of
@@ -48,7 +55,8 @@ void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::
                       int64_t cache_bytes = kBandCacheBytes);
 
 // Runs block b on the session's batch: reads s.values[b.input], writes s.values[b.output] (acquired by the
-// caller); thread scratch from s.band_scratch (grown on first use only).
+// caller) and the inner masks (s.gate_masks, sized by the caller); thread scratch from s.band_scratch (grown on
+// first use only).
 void band_block_forward(const Graph& g, Session& s, const BandBlock& b);
 
 }  // namespace ec

@@ -83,10 +83,11 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
         plan.release.insert(plan.release.end(), step.begin(), step.end());
     }
     plan.release_start.push_back(int(plan.release.size()));
-    // A masked value must exist after its step: no band-fused block may hide it.
-    std::vector<char> kept_or_masked = kept;
-    for (int t : masks) kept_or_masked[size_t(t)] = 1;
-    if (fuse_activations) find_band_blocks(g, plan.nodes, plan.fused, kept_or_masked, plan.blocks, plan.block_at);
+    // A band-fused block writes the masks of its inner activations (nn/band_block.h).
+    std::vector<char> keeps(g.tensors.size(), 0);
+    for (int t : masks) keeps[size_t(t)] = kKeepsMask;
+    for (int t : keep) keeps[size_t(t)] = kKeepsValue;
+    if (fuse_activations) find_band_blocks(g, plan.nodes, plan.fused, keeps, plan.blocks, plan.block_at);
     else plan.block_at.assign(plan.nodes.size(), -1);
     plan.keep = keep;
     std::sort(plan.keep.begin(), plan.keep.end());

@@ -64,7 +64,8 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
 
 // The tensors whose values backward(from, stop_at) reads: `from` and, for every node it runs, the values its
 // op's backward reads (OpDef::backward_reads: a convolution its input, not its output; ReLU/ReLU6 their
-// output, not their input; other ops, conservatively, both). Add them to a plan's `keep` when a backward
+// output, not their input; Add, BiasAdd, Pad, Reshape and average pooling nothing; other ops, conservatively,
+// both). Add them to a plan's `keep` when a backward
 // follows the forward run: a convolution + ReLU/ReLU6 pair then still fuses, its pre-activation tensor never
 // existing. stop_at empty = the graph inputs, as in BackwardRequest.
 std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at);

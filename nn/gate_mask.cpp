@@ -17,6 +17,11 @@ void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi) {
     for (int64_t i = n; i < n + kGateMaskSlack; ++i) m[i] = 0;
 }
 
+void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) mask[i] = uint8_t((y[i] > 0.0f) & (y[i] < hi));
+}
+
 void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
     // The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
     if (overwrite) {

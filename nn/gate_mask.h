@@ -17,6 +17,8 @@ constexpr int64_t kGateMaskSlack = 64;
 
 // mask = (0 < y[i] < hi) for i < n, sized n + kGateMaskSlack (the slack zero); reuses the buffer's capacity.
 void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi);
+// The same into part of a mask already sized (single-threaded: band-fused blocks write their rows' masks).
+void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi);
 
 // The ReLU/ReLU6 backward from a mask: d_in (+)= d_out + 0 where open, else (+)= +0 (as relu_backward with
 // the activation's output; overwrite as there).

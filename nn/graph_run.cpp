@@ -68,6 +68,13 @@ double ms_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The gate mask of ReLU/ReLU6 output t from its value (ForwardPlan::masks).
+void make_mask(const Graph& g, Session& s, int t) {
+    const float hi = g.nodes[size_t(g.tensors[size_t(t)].producer)].op == OpKind::Relu6 ? 6.0f
+                                                                                      : std::numeric_limits<float>::infinity();
+    make_gate_mask(s.gate_masks[size_t(t)], s.values[size_t(t)].ptr(), s.values[size_t(t)].numel(), hi);
+}
+
 void release_step(Session& s, const ForwardPlan& plan, size_t step) {
     for (int i = plan.release_start[step]; i < plan.release_start[step + 1]; ++i) release_value(s, plan.release[size_t(i)]);
 }
@@ -91,7 +98,18 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
         if (plan.block_at[k] >= 0) {  // a band-fused block: its time counts on its first node
             const BandBlock& b = plan.blocks[size_t(plan.block_at[k])];
             acquire_value(s, b.output, g.tensors[size_t(b.output)].shape.with_batch(s.batch));
+            for (int t : {b.expand_mask, b.depthwise_mask})  // sized here, written by the block's threads
+                if (t >= 0) {
+                    const int64_t n = g.tensors[size_t(t)].shape.with_batch(s.batch).numel();
+                    s.gate_masks[size_t(t)].resize(size_t(n + kGateMaskSlack));
+                    std::fill_n(s.gate_masks[size_t(t)].data() + n, kGateMaskSlack, uint8_t(0));
+                }
             band_block_forward(g, s, b);
+            for (size_t i = 0; i < plan.masks.size(); ++i) {  // a mask of the block's output (V1's pair)
+                const int t = plan.masks[i];
+                if (plan.mask_step[i] >= int(k) && plan.mask_step[i] < int(k) + b.steps && t != b.expand_mask && t != b.depthwise_mask)
+                    make_mask(g, s, t);
+            }
             if (timed) s.node_ms[size_t(plan.nodes[k])] += ms_since(start);
             for (int i = 0; i < b.steps; ++i) release_step(s, plan, k + 1 + size_t(i));
             k += size_t(b.steps - 1);
@@ -105,12 +123,7 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             ops::conv2d_activation_forward(g, s, node, activation);
         }
         for (size_t i = 0; i < plan.masks.size(); ++i)  // before the value may die
-            if (plan.mask_step[i] == int(k)) {
-                const int t = plan.masks[i];
-                const float hi = g.nodes[size_t(g.tensors[size_t(t)].producer)].op == OpKind::Relu6
-                                     ? 6.0f : std::numeric_limits<float>::infinity();
-                make_gate_mask(s.gate_masks[size_t(t)], s.values[size_t(t)].ptr(), s.values[size_t(t)].numel(), hi);
-            }
+            if (plan.mask_step[i] == int(k)) make_mask(g, s, plan.masks[i]);
         if (timed) s.node_ms[size_t(plan.nodes[k])] += ms_since(start);
         release_step(s, plan, k + 1);
     }

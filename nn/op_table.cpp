@@ -14,25 +14,25 @@ constexpr OpDef kOps[] = {
     {OpKind::Conv2D,              "Conv2D",              1,  1, 1,                2, 1, AttrKind::Conv,  conv2d_shape,
      conv2d_scratch, conv2d_forward, conv2d_backward, kReadsInputs},  // the input, for the filter gradient
     {OpKind::Pad,                 "Pad",                 2,  1, 1,                0, 0, AttrKind::Pad,   pad_shape,
-     nullptr, pad_forward, pad_backward},
+     nullptr, pad_forward, pad_backward, kReadsNothing},
     {OpKind::BiasAdd,             "BiasAdd",             3,  1, 1,                1, 1, AttrKind::None,  bias_add_shape,
-     nullptr, bias_add_forward, bias_add_backward},
+     nullptr, bias_add_forward, bias_add_backward, kReadsNothing},
     {OpKind::Relu,                "Relu",                4,  1, 1,                0, 0, AttrKind::None,  relu_shape,
      nullptr, relu_forward, relu_backward, kReadsOutput},  // nn/activation.h
     {OpKind::Relu6,               "Relu6",               5,  1, 1,                0, 0, AttrKind::None,  relu6_shape,
      nullptr, relu6_forward, relu6_backward, kReadsOutput},  // nn/activation.h
     {OpKind::Add,                 "Add",                 6,  2, 2,                0, 0, AttrKind::None,  add_shape,
-     nullptr, add_forward, add_backward},
+     nullptr, add_forward, add_backward, kReadsNothing},  // the gradient passes to both inputs
     {OpKind::MaxPool,             "MaxPool",             7,  1, 1,                0, 0, AttrKind::Pool,  max_pool_shape,
      nullptr, max_pool_forward, max_pool_backward},
     {OpKind::AvgPool,             "AvgPool",             8,  1, 1,                0, 0, AttrKind::Pool,  avg_pool_shape,
-     nullptr, avg_pool_forward, avg_pool_backward},
+     nullptr, avg_pool_forward, avg_pool_backward, kReadsNothing},  // spreads each gradient over its window
     {OpKind::GlobalAvgPool,       "GlobalAvgPool",       9,  1, 1,                0, 0, AttrKind::None,  global_avg_pool_shape,
      nullptr, global_avg_pool_forward, global_avg_pool_backward},
     {OpKind::FullyConnected,      "FullyConnected",      10, 1, 1,                2, 1, AttrKind::None,  fully_connected_shape,
      nullptr, fully_connected_forward, fully_connected_backward},
     {OpKind::Reshape,             "Reshape",             11, 1, 1,                0, 0, AttrKind::Shape, reshape_shape,
-     nullptr, reshape_forward, reshape_backward},
+     nullptr, reshape_forward, reshape_backward, kReadsNothing},
     {OpKind::Concat,              "Concat",              12, 1, kMaxConcatInputs, 0, 0, AttrKind::None,  concat_shape,
      nullptr, concat_forward, concat_backward},
     {OpKind::Softmax,             "Softmax",             13, 1, 1,                0, 0, AttrKind::None,  softmax_shape,

@@ -55,7 +55,7 @@ using BackwardFn = void (*)(const Graph& g, Session& s, const Node& node, const 
                             bool want_params);
 using ScratchFn = size_t (*)(const Node& node, int batch);
 
-enum BackwardReads : uint8_t { kReadsInputs = 1, kReadsOutput = 2 };
+enum BackwardReads : uint8_t { kReadsNothing = 0, kReadsInputs = 1, kReadsOutput = 2 };
 
 struct OpDef {
     OpKind kind;

@@ -211,7 +211,7 @@ TEST_CASE("backward fusion: a ReLU/ReLU6 read by one convolution alone runs in i
 
 TEST_CASE("gate masks: a forward planned for its backward records the activations' masks, the same gradients bit for bit") {
     // plan_forward_for_backward keeps the values the backward reads and only gate masks of the ReLU/ReLU6 outputs
-    // it reads as gates (the shared activation is read by the pool too: a value); the gradients equal those after
+    // it reads as gates (the shared activation, read by two nodes, by its own unfused backward); the gradients equal those after
     // a forward that kept every value, fused or not, at batch 3, on one thread and two. With param_grads the
     // convolutions read their inputs: no masks.
     std::mt19937 rng(12);
@@ -229,8 +229,8 @@ TEST_CASE("gate masks: a forward planned for its backward records the activation
                 auto masked = [&](int t) { return std::find(plan.masks.begin(), plan.masks.end(), t) != plan.masks.end(); };
                 CHECK(masked(r.expand));
                 CHECK(masked(r.dw));
-                CHECK(!masked(r.shared));  // the pool reads its value
-                CHECK(plan.masks.size() == 3);  // and the stem's ReLU6
+                CHECK(masked(r.shared));  // read by a conv and an Add: unfused, its own backward reads the mask
+                CHECK(plan.masks.size() == 4);  // and the stem's ReLU6
                 for (int t : plan.masks) CHECK(std::find(plan.keep.begin(), plan.keep.end(), t) == plan.keep.end());
             }
             Session full;
