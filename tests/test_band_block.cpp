@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <limits>
 #include <random>
 
 #include "io/npy.h"
 #include "nn/forward_plan.h"
+#include "nn/gate_mask.h"
 #include "nn/simd.h"
 #include "tests/test_util.h"
 #include "tests/test_weights_util.h"
@@ -186,16 +188,26 @@ TEST_CASE("band blocks: random small geometries in one-row and whole-image bands
     return;
 #endif
     std::mt19937 rng(23);
-    int formed = 0, residual = 0, multi_band = 0;
+    int formed = 0, residual = 0, multi_band = 0, masked_blocks = 0;
     for (int trial = 0; trial < 200; ++trial) {
         Graph g;
         const int out = random_block(g, rng);
         if (out < 0) continue;
         INFO("trial " << trial << ": input " << g.tensors[size_t(g.inputs[0])].shape.str() << ", output "
                       << g.tensors[size_t(out)].shape.str());
-        ForwardPlan plan = plan_forward(g, {out});
+        // Every third trial records the gate masks of the block's inner activations (the inputs of its
+        // convolutions that are ReLU outputs), as a forward that an input-gradient backward follows does.
+        std::vector<int> masks;
+        if (trial % 3 == 2)
+            for (const Node& node : g.nodes) {
+                const int p = g.tensors[size_t(node.inputs[0])].producer;
+                if (node.op == OpKind::Conv2D && p >= 0 && (g.nodes[size_t(p)].op == OpKind::Relu || g.nodes[size_t(p)].op == OpKind::Relu6))
+                    masks.push_back(node.inputs[0]);
+            }
+        ForwardPlan plan = plan_forward(g, {out}, true, masks);
         std::vector<char> kept(g.tensors.size(), 0);
-        kept[size_t(out)] = 1;
+        for (int t : masks) kept[size_t(t)] = kKeepsMask;
+        kept[size_t(out)] = kKeepsValue;
         const int64_t cache = trial % 2 ? 1 : kBandCacheBytes;  // one-row bands, or the whole image at once
         find_band_blocks(g, plan.nodes, plan.fused, kept, plan.blocks, plan.block_at, 0, cache);
         REQUIRE(plan.blocks.size() == 1);  // every drawn block qualifies
@@ -215,8 +227,21 @@ TEST_CASE("band blocks: random small geometries in one-row and whole-image bands
                 forward(g, c, layers, {&x});
                 omp_set_num_threads(before);
                 CHECK(test::values_of(a.values[size_t(out)]) == test::values_of(c.values[size_t(out)]));
+                for (int t : masks) {  // written by the block's strips = made from the layer-by-layer value
+                    Session full;
+                    forward(g, full, {&x});
+                    ByteBuffer want;
+                    const bool relu6 = g.nodes[size_t(g.tensors[size_t(t)].producer)].op == OpKind::Relu6;
+                    make_gate_mask(want, full.values[size_t(t)].ptr(), full.values[size_t(t)].numel(),
+                                   relu6 ? 6.0f : std::numeric_limits<float>::infinity());
+                    CHECK(a.gate_masks[size_t(t)] == want);
+                    CHECK(c.gate_masks[size_t(t)] == want);
+                }
             }
+        masked_blocks += !masks.empty() && (b.expand_mask >= 0 || b.depthwise_mask >= 0);
     }
+    INFO(masked_blocks << " blocks writing masks");
+    CHECK(masked_blocks >= 40);
     INFO(formed << " blocks, " << residual << " with the skip, " << multi_band << " in several bands");
     CHECK(formed >= 120);
     CHECK(residual >= 8);
