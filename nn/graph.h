@@ -169,7 +169,7 @@ struct BackwardRequest {
 // writes into a few cache-warm buffers instead of a fresh one per tensor (MobileNetV2: 19 MB). With
 // keep_inner_grads every gradient on the path stays, except a ReLU/ReLU6 output's read by one convolution
 // alone (its backward runs fused into the convolution's: never formed). Gradients of an earlier backward are
-// handed back when the next one starts. Returns the number of nodes run.
+// handed back when the next backward or forward starts. Returns the number of nodes run.
 int backward(const Graph& g, Session& s, const BackwardRequest& req);
 
 // The seed for "d y[n, index] / d ..." for every batch row n (one logit per row, seed 1): a tensor of the

@@ -17,9 +17,12 @@ namespace ec {
 namespace {
 
 // Sizes the session for batch n (the kernel scratch; the lists of values and gradients) and hands every value
-// it holds back to the spare buffers: a run takes its value buffers from there.
+// and gradient it holds back to the spare buffers: a run takes its value buffers from there.
 void prepare(const Graph& g, Session& s, int n) {
+    // Every value and gradient buffer goes back to the spare list: each run then starts from the same state and
+    // repeats its first choices (a gradient an earlier backward left would hold a buffer the forward wants).
     for (size_t t = 0; t < s.values.size(); ++t) release_value(s, int(t));
+    for (size_t t = 0; t < s.grads.size(); ++t) release_grad(s, int(t));
     s.gate_masks.resize(g.tensors.size());
     for (ByteBuffer& mask : s.gate_masks) mask.clear();  // capacity kept for the next run
     if (s.batch == n && s.values.size() == g.tensors.size()) return;

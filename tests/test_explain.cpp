@@ -214,6 +214,23 @@ TEST_CASE("explain: a batch explains each row with its own class, as separate ru
         compare(std::string("batch row 1 ") + cam_method_name(one.methods[m]), batch[1].results[m].raw.values, one.results[m].raw.values, 1e-5f);
 }
 
+TEST_CASE("explain: repeated on one session, it makes no buffer after the first run" * ec::test::needs_shared()) {
+    // Values and gradients share the session's spare buffers (nn/forward_plan.h); a gradient the last backward
+    // left goes back at the next forward, so every run repeats the first one's choices.
+    const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    ExplainOptions opt;
+    opt.target = default_cam_target(model.graph, model.logits);
+    Session s;
+    const std::vector<ImageExplanation> first = explain(model.graph, s, model.logits, x, {-1}, opt);
+    const uint64_t made = s.buffers_made;
+    for (int run = 0; run < 3; ++run) {
+        const std::vector<ImageExplanation> again = explain(model.graph, s, model.logits, x, {-1}, opt);
+        CHECK(s.buffers_made == made);
+        CHECK(again[0].results[0].raw.values == first[0].results[0].raw.values);
+    }
+}
+
 TEST_CASE("explain: bad targets and classes are refused with the name of the problem" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
     Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
