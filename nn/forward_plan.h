@@ -9,8 +9,9 @@
 // execution's choices exactly, even with other runs (another plan, another batch size) in between: the same
 // buffers serve the same tensors and nothing is allocated after the first time. (A buffer that serves a smaller
 // value and then a larger one is zero-filled up to the larger size by std::vector: a memset, no allocation.)
-// What backward needs is the caller's to keep: backward_reads lists it, and backward() throws, naming the
-// tensor, when a value it reads was not kept.
+// What backward needs is the caller's to keep: plan_forward_for_backward plans exactly that (values, and byte
+// gate masks for the activations it reads only as gates), and backward() throws, naming the tensor, when a value
+// it reads was not kept.
 #pragma once
 #include <vector>
 
@@ -65,9 +66,9 @@ ForwardPlan plan_forward(const Graph& g, const std::vector<int>& keep, bool fuse
 // The tensors whose values backward(from, stop_at) reads: `from` and, for every node it runs, the values its
 // op's backward reads (OpDef::backward_reads: a convolution its input, not its output; ReLU/ReLU6 their
 // output, not their input; Add, BiasAdd, Pad, Reshape and average pooling nothing; other ops, conservatively,
-// both). Add them to a plan's `keep` when a backward
-// follows the forward run: a convolution + ReLU/ReLU6 pair then still fuses, its pre-activation tensor never
-// existing. stop_at empty = the graph inputs, as in BackwardRequest.
+// both). Kept, they let any backward from `from` to stop_at follow the forward run, with parameter gradients too:
+// a convolution + ReLU/ReLU6 pair still fuses, its pre-activation tensor never existing. stop_at empty = the graph
+// inputs, as in BackwardRequest. plan_forward_for_backward keeps less for a given request.
 std::vector<int> backward_reads(const Graph& g, int from, const std::vector<int>& stop_at);
 
 // What backward(req) reads of the forward, exactly: `values` (kept as floats) and `masks` (ReLU/ReLU6 outputs it
