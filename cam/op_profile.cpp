@@ -34,7 +34,8 @@ std::vector<OpProfileRow> profile_forward_ops(const Network& net, const Tensor& 
     std::vector<int> top1;
     for (int n = 0; n < options.batch; ++n) top1.push_back(top_k(s.values[size_t(net.logits)], n, 1)[0]);
     const BackwardRequest to_input{net.logits, one_hot_seed(s.values[size_t(net.logits)].shape, top1), {g.inputs[0]}, false};
-    const ForwardPlan for_input = plan_forward_for_backward(g, to_input);  // runs its batch whole
+    ForwardPlan for_input = plan_forward_for_backward(g, to_input);
+    for_input.images_per_run = 0;  // the whole batch on this session, so every node's time lands in b
     Session b;
     forward(g, b, for_input, {&batch});
     backward(g, b, to_input);  // warm-up

@@ -147,6 +147,11 @@ TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input 
         std::vector<float> ungated(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
         conv2d_backward_input_overwrite(ungated.data(), d_out.data(), filter.data(), g);
         CHECK(ungated == plain);
+        ByteBuffer mask;
+        make_gate_mask(mask, y.data(), in_n, 6.0f);
+        CHECK_THROWS_WITH_AS(conv2d_backward_input_overwrite(ungated.data(), d_out.data(), filter.data(), g, y.data(),
+                                                             6.0f, mask.data()),
+                             doctest::Contains("not both"), Error);
     }
 }
 
@@ -211,9 +216,9 @@ TEST_CASE("backward fusion: a ReLU/ReLU6 read by one convolution alone runs in i
 
 TEST_CASE("gate masks: a forward planned for its backward records the activations' masks, the same gradients bit for bit") {
     // plan_forward_for_backward keeps the values the backward reads and only gate masks of the ReLU/ReLU6 outputs
-    // it reads as gates (the shared activation, read by two nodes, by its own unfused backward); the gradients equal those after
-    // a forward that kept every value, fused or not, at batch 3, on one thread and two. With param_grads the
-    // convolutions read their inputs: no masks.
+    // it reads as gates (the shared activation, read by two nodes, by its own unfused backward); the gradients
+    // equal those after a forward that kept every value, fused or not, at batch 3, on one thread and two. With
+    // param_grads the convolutions read their inputs: no masks.
     std::mt19937 rng(12);
     for (int dw_stride : {1, 2})
         for (bool params : {false, true}) {
