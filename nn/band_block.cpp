@@ -209,4 +209,150 @@ void band_block_forward(const Graph& g, Session& s, const BandBlock& b) {
     }
 }
 
+// ------------------------------------------------------------------ the input gradient
+
+namespace {
+
+// The largest band (expanded rows) whose ring of depthwise-output gradient rows and band fit cache_bytes.
+void size_bands(BandBlockBackward& b, const ConvGeometry& d, int64_t cache_bytes) {
+    const int64_t in_row = int64_t(d.in_w) * d.in_c, out_row = int64_t(d.out_w) * d.in_c;
+    for (int rows = d.in_h; rows >= 1; --rows) {
+        const int ring = std::min(d.out_h, (rows + 1) / d.stride_h + 2);  // the rows one band's taps reach
+        const int64_t floats = ring * out_row + rows * in_row;
+        if (rows == 1 || floats * int64_t(sizeof(float)) <= cache_bytes) {
+            b.band_rows = rows, b.ring_rows = ring, b.scratch_floats = floats;
+            return;
+        }
+    }
+}
+
+const uint8_t* recorded_mask(const Session& s, int t) {
+    const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
+    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
+}
+
+// The tensors and kernels' arguments of one block's backward.
+struct BackwardRun {
+    const Graph& g;
+    const BandBlockBackward& b;
+    const ConvGeometry& d;           // the depthwise geometry (batch 1)
+    const float* d_out;              // d(project output)
+    float* d_x;                      // d(block input)
+    const uint8_t* expand_mask;      // gate masks of expand_act and depthwise_act
+    const uint8_t* depthwise_mask;
+    int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, project output
+    bool accumulate;
+};
+
+// Depthwise output gradient rows [r0, r1) of image n into their ring slots: d(project output) x project^T, gated
+// by the depthwise activation's mask, one GEMM per run of consecutive slots.
+void project_gradient_rows(const BackwardRun& r, int n, int r0, int r1, float* ring) {
+    const Node& p = r.g.nodes[size_t(r.b.project)];
+    const int64_t ce = p.conv.in_c, co = p.conv.out_c, w = r.d.out_w;
+    const GemmInput filter_t{r.g.params[size_t(p.params[0])].data(), ce, co, co, true};
+    while (r0 < r1) {
+        const int slot = r0 % r.b.ring_rows, rows = std::min(r1 - r0, r.b.ring_rows - slot);
+        const int64_t first = int64_t(n) * r.d.out_h + r0;  // row index over the batch
+        GemmEpilogue ep;
+        ep.gate_mask = r.depthwise_mask + first * r.mid_row, ep.gate_stride = ce;
+        gemm(ring + slot * r.mid_row, ce, GemmInput{r.d_out + first * r.out_row, rows * w, co, co}, filter_t, ep);
+        r0 += rows;
+    }
+}
+
+// Expanded rows [y0, y1) of image n: their gradients into `mid` (the depthwise input gradient from the ring, gated
+// by the expand activation's mask), then d(block input) (+)= mid x expand^T.
+void expand_gradient_rows(const BackwardRun& r, int n, int y0, int y1, const float* ring, float* mid) {
+    const Node& dw = r.g.nodes[size_t(r.b.depthwise)];
+    const float* filter = r.g.params[size_t(dw.params[0])].data();
+    for (int iy = y0; iy < y1; ++iy) {
+        const float* rows[3];
+        for (int ky = 0; ky < 3; ++ky) {
+            const int q = iy + r.d.pad_top - ky, oy = q / r.d.stride_h;
+            rows[ky] = q >= 0 && q % r.d.stride_h == 0 && oy < r.d.out_h ? ring + (oy % r.b.ring_rows) * r.mid_row : nullptr;
+        }
+        depthwise_3x3_backward_input_row(mid + (iy - y0) * r.in_row, rows, filter,
+                                         r.expand_mask + (int64_t(n) * r.d.in_h + iy) * r.in_row, r.d);
+    }
+    const Node& e = r.g.nodes[size_t(r.b.expand)];
+    const int64_t cin = e.conv.in_c, ce = e.conv.out_c;
+    GemmEpilogue ep;
+    ep.accumulate = r.accumulate;
+    gemm(r.d_x + (int64_t(n) * r.d.in_h + y0) * r.x_row, cin, GemmInput{mid, (y1 - y0) * int64_t(r.d.in_w), ce, ce},
+         GemmInput{r.g.params[size_t(e.params[0])].data(), cin, ce, ce, true}, ep);
+}
+
+// Expanded rows [y0, y1) of image n, `band` rows at a time; the ring keeps the depthwise output gradient rows two
+// bands share.
+void run_backward_strip(const BackwardRun& r, int n, int y0, int y1, int band, float* scratch) {
+    float* ring = scratch;
+    float* mid = scratch + int64_t(r.b.ring_rows) * r.mid_row;
+    const int s = r.d.stride_h, pad = r.d.pad_top;
+    int computed = -1;  // ring rows below this were computed (and those still needed are in the ring)
+    for (int b0 = y0; b0 < y1; b0 += band) {
+        const int b1 = std::min(y1, b0 + band);
+        // The depthwise output rows whose taps reach rows [b0, b1): oy * s - pad + ky in [b0, b1), ky in 0..2.
+        const int lo = b0 + pad - 2 <= 0 ? 0 : (b0 + pad - 2 + s - 1) / s;
+        const int hi = std::min(r.d.out_h, (b1 - 1 + pad) / s + 1);
+        computed = std::max(computed, lo);
+        if (computed < hi) project_gradient_rows(r, n, computed, hi, ring), computed = hi;
+        expand_gradient_rows(r, n, b0, b1, ring, mid);
+    }
+}
+
+}  // namespace
+
+bool find_band_block_backward(const Graph& g, const Session& s, int project, const std::vector<int>& fused_activation,
+                              BandBlockBackward& b, int64_t min_activation_per_weight, int64_t cache_bytes) {
+    auto producer_of = [&](int node) {  // the convolution whose output the folded activation reads
+        const int act = fused_activation[size_t(node)];
+        return act < 0 ? -1 : g.tensors[size_t(g.nodes[size_t(act)].inputs[0])].producer;
+    };
+    const Node& p = g.nodes[size_t(project)];
+    if (!is_pointwise(p)) return false;
+    const int dw = producer_of(project);
+    if (dw < 0 || g.nodes[size_t(dw)].op != OpKind::Conv2D || !depthwise_3x3_backward_input_applies(g.nodes[size_t(dw)].conv))
+        return false;
+    const int e = producer_of(dw);
+    // The expand's input gradient must be formed (an activation folded into its backward would leave it unformed).
+    if (e < 0 || !is_pointwise(g.nodes[size_t(e)]) || fused_activation[size_t(e)] >= 0) return false;
+    BandBlockBackward c;
+    c.project = project, c.depthwise = dw, c.depthwise_act = fused_activation[size_t(project)];
+    c.expand = e, c.expand_act = fused_activation[size_t(dw)];
+    for (int act : {c.depthwise_act, c.expand_act})
+        if (!recorded_mask(s, g.nodes[size_t(act)].output)) return false;
+    const ConvGeometry& d = g.nodes[size_t(dw)].conv;
+    const int64_t weights = d.in_c * int64_t(9) + g.params[size_t(p.params[0])].shape.numel() +
+                            g.params[size_t(g.nodes[size_t(e)].params[0])].shape.numel();
+    if (int64_t(d.in_h) * d.in_w * d.in_c < min_activation_per_weight * weights) return false;
+    size_bands(c, d, cache_bytes);
+    b = c;
+    return true;
+}
+
+void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b, bool accumulate) {
+    const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
+    const Node& e = g.nodes[size_t(b.expand)];
+    const Node& p = g.nodes[size_t(b.project)];
+    auto mask = [&](int act) { return s.gate_masks[size_t(g.nodes[size_t(act)].output)].data(); };
+    const BackwardRun r{g, b, d, s.grads[size_t(p.output)].ptr(), s.grads[size_t(e.inputs[0])].ptr(),
+                        mask(b.expand_act), mask(b.depthwise_act), int64_t(d.in_w) * d.in_c,
+                        int64_t(d.out_w) * d.in_c, int64_t(d.in_w) * e.conv.in_c, int64_t(d.out_w) * p.conv.out_c,
+                        accumulate};
+    // About two strips per thread over the batch, each strip in bands of at most band_rows.
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int strips = threads == 1 ? 1 : std::min(d.in_h, std::max(1, (2 * threads + s.batch - 1) / s.batch));
+    const int strip_rows = (d.in_h + strips - 1) / strips, band = std::min(b.band_rows, strip_rows);
+    const size_t need = size_t(threads) * size_t(b.scratch_floats);
+    if (s.band_scratch.size() < need) s.band_scratch.resize(need);
+    const int tasks = s.batch * strips;
+#pragma omp parallel for schedule(dynamic) if (threads > 1 && tasks > 1)
+    for (int t = 0; t < tasks; ++t) {
+        const int n = t / strips, y0 = (t % strips) * strip_rows;
+        if (y0 >= d.in_h) continue;
+        float* scratch = s.band_scratch.data() + size_t(omp_get_thread_num()) * size_t(b.scratch_floats);
+        run_backward_strip(r, n, y0, std::min(d.in_h, y0 + strip_rows), band, scratch);
+    }
+}
+
 }  // namespace ec

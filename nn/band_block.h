@@ -59,4 +59,35 @@ void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::
 // first use only).
 void band_block_forward(const Graph& g, Session& s, const BandBlock& b);
 
+// The same blocks' input gradient (a backward to the input: explain's ``input'' layer, saliency, attacks). Layer
+// by layer, the backward writes the gradient of the expanded activation (4.8 MB in MobileNetV2's second block)
+// from the depthwise layer and reads it back in the expand layer, with the gate masks of both ReLU6: measured in
+// the model, that depthwise input gradient took 1.0-1.3 ms against 0.3 on cache-resident data. Mirroring the
+// forward, each thread takes a strip of the expanded rows and runs it in bands: a ring of the depthwise output's
+// gradient rows (the project layer's input gradient, gated by the depthwise ReLU6 mask; rows two bands share kept),
+// the band's expanded-row gradients (the depthwise input gradient, gated by the expand ReLU6 mask), and their
+// product with the expand filter straight into the block input's gradient. The same kernels on the same rows in the
+// same order as layer by layer: the same values bit for bit.
+struct BandBlockBackward {
+    int expand = -1, expand_act = -1;        // node ids: 1x1 convolution and the ReLU/ReLU6 after it
+    int depthwise = -1, depthwise_act = -1;  // 3x3 depthwise convolution and its ReLU/ReLU6
+    int project = -1;                        // 1x1 convolution (its input is depthwise_act's output)
+    int band_rows = 1;                       // expanded rows per band
+    int ring_rows = 0;                       // depthwise output gradient rows a thread keeps
+    int64_t scratch_floats = 0;              // per thread: the ring and one band of expanded-row gradients
+};
+
+// The block whose backward starts at node `project` (a backward's step order: project, depthwise, expand), if
+// the backward folds depthwise_act into the project's input gradient and expand_act into the depthwise one
+// (fused_activation[conv] = the folded activation's node, or -1), the forward recorded both gate masks, the shapes
+// are those of find_band_blocks (and its activation-per-weight rule), nothing else reads the inner
+// activations, and no activation is folded into the expand's backward (its input gradient is formed). The caller keeps the inner gradients unformed and wants no parameter gradient.
+bool find_band_block_backward(const Graph& g, const Session& s, int project, const std::vector<int>& fused_activation,
+                              BandBlockBackward& b, int64_t min_activation_per_weight = kBandMinActivationPerWeight,
+                              int64_t cache_bytes = kBandCacheBytes);
+
+// d(block input) = (accumulate ? d(block input) : 0) + the block's input gradient from d(project output) in
+// s.grads; thread scratch from s.band_scratch (grown on first use only).
+void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b, bool accumulate);
+
 }  // namespace ec

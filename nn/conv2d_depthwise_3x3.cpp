@@ -197,6 +197,24 @@ struct GatherRows {  // the d_out rows (at the block's first channel) an input r
     int count = 0;
 };
 
+// Input pixels [pairs_begin, pairs_end) of every row go by pairs (the first q = ix + pad_left even with q >= 2 and
+// q / 2 < out_w; pairs while ix + 1 < in_w and q / 2 < out_w), the others by gather_pixel_checked.
+struct PairColumns {
+    int begin, end;
+};
+
+PairColumns pair_columns(const ConvGeometry& g) {
+    int begin = 0;
+    while (begin < g.in_w) {
+        const int q = begin + g.pad_left;
+        if (q % 2 == 0 && q >= 2 && q / 2 < g.out_w && begin + 1 < g.in_w) break;
+        ++begin;
+    }
+    int end = begin;
+    while (end + 1 < g.in_w && (end + g.pad_left) / 2 < g.out_w) end += 2;
+    return {begin, end};
+}
+
 struct Gather {
     const float* d_out;
     float* d_in;
@@ -206,6 +224,7 @@ struct Gather {
     const float* gate;  // as Sweep::gate
     float gate_hi;
     const uint8_t* gate_mask;  // as Sweep::gate_mask
+    PairColumns pairs;
 };
 
 // Input pixel with q = ix + pad_left, taps outside d_out skipped.
@@ -227,48 +246,64 @@ void gather_pixel_checked(float* dst, const GatherRows& rows, const Block& b, in
     st<kFull>(dst, acc, b);
 }
 
-// Input pixels q and q + 1 (q even, 1 <= q / 2 < out_w): the same sums as gather_pixel_checked, unchecked.
-template <bool kFull>
-void gather_pair(float* dst, const GatherRows& rows, const Block& b, int q, int64_t c) {
-    Vec even = start<kFull>(dst, b), odd = start<kFull>(dst + c, b);
-    const int ox = q / 2;
-    for (int r = 0; r < rows.count; ++r) {
+// How the gathered values are stored: as they are, or gated by values (Sweep::gate) or by a gate mask.
+enum class GateKind { kNone, kValues, kBytes };
+
+template <bool kFull, GateKind kGate>
+inline void gather_store(float* p, Vec v, const Block& b) {
+    if constexpr (kGate == GateKind::kValues) v = gate_open(v, ld<kFull>(p + b.gate_offset, b), b.gate_hi);
+    if constexpr (kGate == GateKind::kBytes) v = gate_open_bytes(v, b.mask_base + (p - b.dst_base));
+    if (kFull) store(p, v);
+    else store(p, v, b.mask);
+}
+
+// Input pixel pairs ix, ix + 1 for ix in [ix, ix_end) step 2 (q = ix + pad_left even, 1 <= q / 2 < out_w): the
+// same sums as gather_pixel_checked, unchecked, from kRows d_out rows whose taps stay in registers (the row count
+// and the gate are template arguments so the loop carries no branch and the compiler keeps nothing on the stack).
+template <int kRows, bool kFull, GateKind kGate>
+void gather_pairs(float* d, const GatherRows& rows, const Block& b, int ix, int ix_end, int pad_left, int64_t c) {
+    Vec left_tap[kRows], mid_tap[kRows], right_tap[kRows];  // kx = 2, 1, 0
+    const float* row[kRows];
+    for (int r = 0; r < kRows; ++r) {
         const Vec* tap = b.tap + rows.ky[r] * 3;
-        const Vec right = ld<kFull>(rows.row[r] + ox * c, b), left = ld<kFull>(rows.row[r] + (ox - 1) * c, b);
-        even = fma(left, tap[2], fma(right, tap[0], even));
-        odd = fma(right, tap[1], odd);
+        right_tap[r] = tap[0], mid_tap[r] = tap[1], left_tap[r] = tap[2];
+        row[r] = rows.row[r];
     }
-    st<kFull>(dst, even, b);
-    st<kFull>(dst + c, odd, b);
+    for (; ix < ix_end; ix += 2) {
+        float* dst = d + ix * c;
+        Vec even = start<kFull>(dst, b), odd = start<kFull>(dst + c, b);
+        const int64_t ox = (ix + pad_left) / 2;
+#pragma GCC unroll 2
+        for (int r = 0; r < kRows; ++r) {
+            const Vec right = ld<kFull>(row[r] + ox * c, b), left = ld<kFull>(row[r] + (ox - 1) * c, b);
+            even = fma(left, left_tap[r], fma(right, right_tap[r], even));
+            odd = fma(right, mid_tap[r], odd);
+        }
+        gather_store<kFull, kGate>(dst, even, b);
+        gather_store<kFull, kGate>(dst + c, odd, b);
+    }
+}
+
+template <bool kFull, GateKind kGate>
+void gather_pairs_of(float* d, const GatherRows& rows, const Block& b, int ix, int ix_end, int pad_left, int64_t c) {
+    if (rows.count == 2) gather_pairs<2, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
+    else if (rows.count == 1) gather_pairs<1, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
+    else gather_pairs<0, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
 }
 
 template <bool kFull>
-void gather_block(float* d, const GatherRows& rows, const Block& b, const ConvGeometry& g) {
+void gather_block(float* d, const GatherRows& rows, const Block& b, const ConvGeometry& g, PairColumns pairs) {
     const int64_t c = g.in_c;
-    int ix = 0;
-    for (; ix < g.in_w; ++ix) {
-        const int q = ix + g.pad_left;
-        if (q % 2 == 0 && q >= 2 && q / 2 < g.out_w && ix + 1 < g.in_w) break;  // the pairs start here
-        gather_pixel_checked<kFull>(d + ix * c, rows, b, q, g.out_w, c);
-    }
-    for (; ix + 1 < g.in_w && (ix + g.pad_left) / 2 < g.out_w; ix += 2) gather_pair<kFull>(d + ix * c, rows, b, ix + g.pad_left, c);
-    for (; ix < g.in_w; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
+    for (int ix = 0; ix < pairs.begin; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
+    if (b.gated) gather_pairs_of<kFull, GateKind::kValues>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    else if (b.mask_base) gather_pairs_of<kFull, GateKind::kBytes>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    else gather_pairs_of<kFull, GateKind::kNone>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    for (int ix = pairs.end; ix < g.in_w; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
 }
 
-// Input row (n, iy), all channels: d_in (+)= the gathered sums.
-void gather_row(const Gather& ga, int n, int iy) {
-    const ConvGeometry& g = ga.g;
-    const int64_t c = g.in_c;
-    const int r = iy + g.pad_top;
-    GatherRows rows;
-    auto add_row = [&](int oy, int ky) {
-        if (oy < 0 || oy >= g.out_h) return;
-        rows.row[rows.count] = ga.d_out + (int64_t(n) * g.out_h + oy) * g.out_w * c;
-        rows.ky[rows.count++] = ky;
-    };
-    if (r % 2 == 0) add_row(r / 2, 0), add_row(r / 2 - 1, 2);
-    else add_row((r - 1) / 2, 1);
-    float* d_row = ga.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * c;
+// One input row, all channels: d_row (+)= the gathered sums from `rows` (at channel 0).
+void gather_row_from(const Gather& ga, float* d_row, const GatherRows& rows) {
+    const int64_t c = ga.g.in_c;
     for (int64_t c0 = 0; c0 < c; c0 += kLanes) {
         Block b;
         b.mask = first_lanes(int(std::min<int64_t>(kLanes, c - c0)));
@@ -280,9 +315,46 @@ void gather_row(const Gather& ga, int n, int iy) {
         b.dst_base = ga.d_in, b.mask_base = ga.gate_mask;
         GatherRows at = rows;
         for (int k = 0; k < at.count; ++k) at.row[k] += c0;
-        if (c - c0 >= kLanes) gather_block<true>(d_row + c0, at, b, g);
-        else gather_block<false>(d_row + c0, at, b, g);
+        if (c - c0 >= kLanes) gather_block<true>(d_row + c0, at, b, ga.g, ga.pairs);
+        else gather_block<false>(d_row + c0, at, b, ga.g, ga.pairs);
     }
+}
+
+// The d_out rows input row iy reads, in the order of their ky: d_out_rows[ky] is row oy with
+// 2 oy - pad_top + ky = iy, or null.
+GatherRows gather_rows(const float* const d_out_rows[3]) {
+    GatherRows rows;
+    for (int ky : {0, 2, 1})  // an even iy + pad_top reads ky 0 then 2, an odd one ky 1
+        if (d_out_rows[ky]) rows.row[rows.count] = d_out_rows[ky], rows.ky[rows.count++] = ky;
+    return rows;
+}
+
+// The d_out rows (image n) whose taps reach input row iy: d_out_rows[ky] = row oy with oy * stride - pad_top + ky
+// = iy, or null.
+void tap_rows(const float* d_out, const ConvGeometry& g, int n, int iy, const float* d_out_rows[3]) {
+    for (int ky = 0; ky < 3; ++ky) {
+        const int r = iy + g.pad_top - ky;
+        const int oy = r / g.stride_h;
+        const bool hit = r >= 0 && r % g.stride_h == 0 && oy < g.out_h;
+        d_out_rows[ky] = hit ? d_out + (int64_t(n) * g.out_h + oy) * g.out_w * g.in_c : nullptr;
+    }
+}
+
+// Input row (n, iy), all channels: d_in (+)= the gathered sums.
+void gather_row(const Gather& ga, int n, int iy) {
+    const ConvGeometry& g = ga.g;
+    const float* d_out_rows[3];
+    tap_rows(ga.d_out, g, n, iy, d_out_rows);
+    gather_row_from(ga, ga.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * g.in_c, gather_rows(d_out_rows));
+}
+
+// The stride-1 input gradient as a sweep over d_out with the flipped filter (see Sweep), d_in overwritten or
+// accumulated, gated as asked.
+Sweep flipped_sweep(const float* d_out, float* d_in, const float* filter, const ConvGeometry& g, bool overwrite,
+                    const float* gate, float gate_hi, const uint8_t* gate_mask) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    return Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top, 2 - g.pad_left,
+                 filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi, gate_mask};
 }
 
 }  // namespace
@@ -313,17 +385,24 @@ bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
 
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                                   bool overwrite, const float* gate, float gate_hi, const uint8_t* gate_mask) {
-    constexpr float kInf = std::numeric_limits<float>::infinity();
-    if (g.stride_h == 1)
-        return run_sweep(Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top,
-                               2 - g.pad_left, filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi, gate_mask},
-                         g.batch);
-    const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi, gate_mask};
+    if (g.stride_h == 1) return run_sweep(flipped_sweep(d_out, d_in, filter, g, overwrite, gate, gate_hi, gate_mask), g.batch);
+    const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi, gate_mask, pair_columns(g)};
     // Each input row is written by one thread; a row costs about a quarter of a forward output row's taps.
     const int64_t work = int64_t(g.batch) * g.in_h * g.in_w * g.in_c * 9 / 4;
 #pragma omp parallel for collapse(2) schedule(dynamic) if (work >= kParallelMin)
     for (int n = 0; n < g.batch; ++n)
         for (int iy = 0; iy < g.in_h; ++iy) gather_row(ga, n, iy);
+}
+
+void depthwise_3x3_backward_input_row(float* d_in_row, const float* const d_out_rows[3], const float* filter,
+                                      const uint8_t* gate_mask_row, const ConvGeometry& g) {
+    if (g.stride_h == 1) {
+        const Sweep sw = flipped_sweep(nullptr, d_in_row, filter, g, true, nullptr, 0, gate_mask_row);
+        const float* src_rows[3] = {d_out_rows[2], d_out_rows[1], d_out_rows[0]};  // the flipped filter's ky
+        return sweep_row_from<1>(sw, d_in_row, src_rows);
+    }
+    const Gather ga{nullptr, d_in_row, filter, g, false, nullptr, 0, gate_mask_row, pair_columns(g)};
+    gather_row_from(ga, d_in_row, gather_rows(d_out_rows));
 }
 
 }  // namespace ec
@@ -335,6 +414,7 @@ bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
 void depthwise_3x3_forward_row(float*, const float* const[3], const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
+void depthwise_3x3_backward_input_row(float*, const float* const[3], const float*, const uint8_t*, const ConvGeometry&) {}
 void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float,
                                   const uint8_t*) {}
 }  // namespace ec

@@ -168,7 +168,9 @@ struct BackwardRequest {
 // back to the session's spare buffers (nn/forward_plan.h), where the next gradient takes it, so the backward
 // writes into a few cache-warm buffers instead of a fresh one per tensor (MobileNetV2: 19 MB). With
 // keep_inner_grads every gradient on the path stays, except a ReLU/ReLU6 output's read by one convolution
-// alone (its backward runs fused into the convolution's: never formed). Gradients of an earlier backward are
+// alone (its backward runs fused into the convolution's: never formed). Without keep_inner_grads and
+// param_grads, an inverted residual block whose gate masks the forward recorded runs its input gradient in row
+// bands (nn/band_block.h): the gradients inside it are never formed either. Gradients of an earlier backward are
 // handed back when the next backward or forward starts. Returns the number of nodes run.
 int backward(const Graph& g, Session& s, const BackwardRequest& req);
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "nn/band_block.h"
 #include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/graph.h"
@@ -242,6 +243,22 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
     std::vector<char> folded(g.nodes.size(), 0), unformed(g.tensors.size(), 0);
     for (int a : fused)
         if (a >= 0) folded[size_t(a)] = 1, unformed[size_t(g.nodes[size_t(a)].output)] = 1;
+    // Band-fused blocks (nn/band_block.h) run at their project node; their depthwise and expand nodes' work is
+    // done there, and the gradients between the three are never formed.
+    std::vector<BandBlockBackward> bands;
+    std::vector<int> band_at(g.nodes.size(), -1);
+    if (!req.param_grads && !req.keep_inner_grads)
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            BandBlockBackward b;
+            if (g.nodes[i].op != OpKind::Conv2D || fused[i] < 0 || !backward_runs(g.nodes[i], needed) ||
+                !find_band_block_backward(g, s, int(i), fused, b) || !backward_runs(g.nodes[size_t(b.depthwise)], needed) ||
+                !backward_runs(g.nodes[size_t(b.expand)], needed))
+                continue;
+            band_at[i] = int(bands.size());
+            bands.push_back(b);
+            folded[size_t(b.depthwise)] = folded[size_t(b.expand)] = 1;
+            for (int act : {b.depthwise_act, b.expand_act}) unformed[size_t(g.nodes[size_t(act)].inputs[0])] = 1;
+        }
     // Gradient buffers: `from` and the stop tensors (and, with keep_inner_grads, every tensor on the path) take
     // theirs now and keep them; an inner tensor takes one just before the first node that writes it runs and
     // hands it back once its producer has read it.
@@ -274,9 +291,15 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }
         for (int t : node.inputs) take_buffer(t);
-        if (fused[i] >= 0) take_buffer(g.nodes[size_t(fused[i])].inputs[0]);
+        if (fused[i] >= 0 && band_at[i] < 0) take_buffer(g.nodes[size_t(fused[i])].inputs[0]);
         zero_fill_repeated_inputs(s, node, state);
-        if (fused[i] >= 0) {
+        if (band_at[i] >= 0) {
+            const BandBlockBackward& b = bands[size_t(band_at[i])];
+            const int x = g.nodes[size_t(b.expand)].inputs[0];
+            take_buffer(x);
+            band_block_backward(g, s, b, state[size_t(x)] == kGradAccumulate);
+            state[size_t(x)] = kGradAccumulate;
+        } else if (fused[i] >= 0) {
             const Node& act = g.nodes[size_t(fused[i])];
             ops::conv2d_activation_backward(g, s, act, node, req.param_grads);
             state[size_t(act.inputs[0])] = kGradAccumulate;

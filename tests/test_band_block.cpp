@@ -247,3 +247,124 @@ TEST_CASE("band blocks: random small geometries in one-row and whole-image bands
     CHECK(residual >= 8);
     CHECK(multi_band >= 30);
 }
+
+// ------------------------------------------------------------------ the input gradient (band_block_backward)
+
+namespace {
+
+// The backward's folded activations for a block's convolutions, as the graph runner folds them: the project's
+// input activation into its backward, the depthwise's into its own (project: the project's output tensor).
+std::vector<int> folded_block_activations(const Graph& g, int project) {
+    std::vector<int> fused(g.nodes.size(), -1);
+    const int project_node = g.tensors[size_t(project)].producer;
+    const int dw_act = g.tensors[size_t(g.nodes[size_t(project_node)].inputs[0])].producer;
+    const int dw = g.tensors[size_t(g.nodes[size_t(dw_act)].inputs[0])].producer;
+    fused[size_t(project_node)] = dw_act;
+    const int expand_act = g.tensors[size_t(g.nodes[size_t(dw)].inputs[0])].producer;
+    if (expand_act >= 0) fused[size_t(dw)] = expand_act;
+    return fused;
+}
+
+// The tensor a random_block's project convolution writes.
+int project_output(const Graph& g) {
+    for (const Node& node : g.nodes)
+        if (node.name == "project") return node.output;
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("band backward: random small geometries in one-row and whole-image bands, bit for bit as layers") {
+#ifndef EC_SIMD
+    MESSAGE("no SIMD depthwise kernel on this build: no blocks form");
+    return;
+#endif
+    std::mt19937 rng(29);
+    int formed = 0, residual = 0, multi_band = 0, strided = 0;
+    for (int trial = 0; trial < 400; ++trial) {
+        Graph g;
+        const int out = random_block(g, rng);
+        if (out < 0) continue;
+        const int x = g.inputs[0], project = project_output(g);
+        const int project_node = g.tensors[size_t(project)].producer;
+        const int dw_act = g.tensors[size_t(g.nodes[size_t(project_node)].inputs[0])].producer;
+        const int dw = g.tensors[size_t(g.nodes[size_t(dw_act)].inputs[0])].producer;
+        const bool expand = g.tensors[size_t(g.nodes[size_t(dw)].inputs[0])].producer >= 0;
+        INFO("trial " << trial << ": input " << g.tensors[size_t(x)].shape.str() << ", output " << g.tensors[size_t(out)].shape.str());
+        const int64_t cache = trial % 2 ? 1 : kBandCacheBytes;  // one-row bands, or the whole image at once
+        for (int batch : {1, 2})
+            for (int threads : {1, 2}) {
+                const Shape xs = g.tensors[size_t(x)].shape.with_batch(batch);
+                const Tensor input(xs, test::random_values(xs.numel(), rng, 2.0f));
+                const Shape os = g.tensors[size_t(out)].shape.with_batch(batch);
+                // Layer by layer: keep_inner_grads forms no band; d(project output) stays for the band below.
+                BackwardRequest req{out, Tensor(os, test::random_values(os.numel(), rng)), {x}, false, true};
+                const ForwardPlan plan = plan_forward_for_backward(g, req);
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                Session s;
+                forward(g, s, plan, {&input});
+                backward(g, s, req);
+                const std::vector<float> want = test::values_of(s.grads[size_t(x)]);
+                BandBlockBackward b;
+                const bool found = find_band_block_backward(g, s, project_node, folded_block_activations(g, project), b, 0, cache);
+                CHECK(found == expand);  // a block without an expansion has no band backward
+                if (found) {
+                    // The graph runner's order: the skip's Add wrote d(x) first (a copy onto +0), the block adds to it.
+                    const bool skip = g.nodes[size_t(g.tensors[size_t(out)].producer)].op == OpKind::Add;
+                    Tensor& dx = s.grads[size_t(x)];
+                    for (int64_t i = 0; i < dx.numel(); ++i)
+                        dx[i] = skip ? 0.0f + s.grads[size_t(out)][i] : std::numeric_limits<float>::quiet_NaN();
+                    band_block_backward(g, s, b, skip);
+                    CHECK(test::values_of(dx) == want);
+                    band_block_backward(g, s, b, false);  // overwrite: NaN-free whatever was there
+                    CHECK(test::max_abs(dx.ptr(), dx.numel()) < std::numeric_limits<float>::infinity());
+                    if (batch == 1 && threads == 1) {
+                        formed += 1, residual += skip, strided += g.nodes[size_t(dw)].conv.stride_h == 2;
+                        multi_band += b.band_rows < g.nodes[size_t(dw)].conv.in_h;
+                    }
+                }
+                omp_set_num_threads(before);
+            }
+    }
+    INFO(formed << " blocks, " << residual << " with the skip, " << strided << " strided, " << multi_band << " in several bands");
+    CHECK(formed >= 160);
+    CHECK(residual >= 6);
+    CHECK(strided >= 60);
+    CHECK(multi_band >= 60);
+}
+
+TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input gradient bit for bit as layers" * test::needs_shared()) {
+    const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const Graph& g = m.graph;
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Tensor x2(x.shape.with_batch(2));
+    for (int n = 0; n < 2; ++n) std::copy(x.data.begin(), x.data.end(), x2.data.begin() + n * x.numel());
+    int banded_node = -1;  // the second block's depthwise convolution: 112 x 112 x 96, stride 2
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (g.nodes[i].name == "MobilenetV2/expanded_conv_1/depthwise/Relu6/pre_activation") banded_node = int(i);
+    REQUIRE(banded_node >= 0);
+    for (const Tensor* input : {&x, static_cast<const Tensor*>(&x2)})
+        for (int threads : {1, 2}) {
+            INFO("batch " << input->shape[0] << ", threads " << threads);
+            const std::vector<int> top(size_t(input->shape[0]), 1);
+            BackwardRequest banded{m.logits, one_hot_seed(g.tensors[size_t(m.logits)].shape.with_batch(input->shape[0]), top), {g.inputs[0]}};
+            BackwardRequest layers = banded;
+            layers.keep_inner_grads = true;
+            const int before = omp_get_max_threads();
+            omp_set_num_threads(threads);
+            Session a, b;
+            forward(g, a, plan_forward_for_backward(g, banded), {input});
+            a.node_backward_ms.assign(g.nodes.size(), 0.0);
+            backward(g, a, banded);
+            forward(g, b, plan_forward_for_backward(g, layers), {input});
+            backward(g, b, layers);
+            omp_set_num_threads(before);
+            CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
+            CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
+#ifdef EC_SIMD
+            CHECK(a.node_backward_ms[size_t(banded_node)] == 0.0);  // its work ran inside the block's project node
+            CHECK(a.grads[size_t(g.nodes[size_t(banded_node)].output)].data.empty());  // never formed
+#endif
+        }
+}
