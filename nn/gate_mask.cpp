@@ -1,9 +1,11 @@
-// Gate masks (see gate_mask.h): plain loops the compiler vectorises.
+// Gate masks (see gate_mask.h): plain loops the compiler vectorises, SIMD selects (nn/simd.h) where it does not.
 #include "nn/gate_mask.h"
 
+#include <algorithm>
 #include <cstddef>
 
 #include "nn/parallel.h"
+#include "nn/simd.h"
 
 namespace ec {
 namespace {
@@ -27,20 +29,47 @@ void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi) {
     for (int64_t i = 0; i < n; ++i) mask[i] = gate_open_at(y[i], hi);
 }
 
-void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
-    // The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
-    if (overwrite) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) d_in[i] = open[i] ? d_out[i] + 0.0f : 0.0f;
-    } else {
-#pragma omp parallel for simd if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) d_in[i] += open[i] ? d_out[i] : 0.0f;
+namespace {
+
+// The backward of one block of values. The SIMD loop selects from the mask's bytes without a branch: the plain
+// loop's `open ? d + 0 : 0` compiled to a branch per value (1 ns a value on MobileNetV2's random gates).
+void gate_mask_backward_block(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
+    int64_t i = 0;
+#ifdef EC_SIMD
+    using namespace simd;
+    if (overwrite)
+        for (; i + kLanes <= n; i += kLanes) store(d_in + i, gate_open_bytes(load(d_out + i), open + i));
+    else
+        for (; i + kLanes <= n; i += kLanes) store(d_in + i, add(load(d_in + i), select_open_bytes(load(d_out + i), open + i)));
+#endif
+    for (; i < n; ++i) {
+        if (overwrite) d_in[i] = open[i] ? d_out[i] + 0.0f : 0.0f;
+        else d_in[i] += open[i] ? d_out[i] : 0.0f;
     }
 }
 
+void apply_gate_mask_block(float* d, const uint8_t* open, int64_t n) {
+    int64_t i = 0;
+#ifdef EC_SIMD
+    using namespace simd;
+    for (; i + kLanes <= n; i += kLanes) store(d + i, gate_open_bytes(load(d + i), open + i));
+#endif
+    for (; i < n; ++i) d[i] = open[i] ? d[i] + 0.0f : 0.0f;
+}
+
+constexpr int64_t kBlock = 16384;  // values per thread's task
+
+}  // namespace
+
+// The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
+void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
+#pragma omp parallel for if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) gate_mask_backward_block(d_in + b, d_out + b, open + b, std::min(kBlock, n - b), overwrite);
+}
+
 void apply_gate_mask(float* d, const uint8_t* open, int64_t n) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) d[i] = open[i] ? d[i] + 0.0f : 0.0f;
+#pragma omp parallel for if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) apply_gate_mask_block(d + b, open + b, std::min(kBlock, n - b));
 }
 
 }  // namespace ec

@@ -40,10 +40,12 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
 }
 // The same from a gate mask (nn/gate_mask.h): kLanes bytes at `open`, nonzero = open (always a whole vector's
 // bytes: masks carry slack past their end).
-inline Vec gate_open_bytes(Vec x, const uint8_t* open) {
+// select_open_bytes: x itself where open (no + 0), +0 elsewhere.
+inline Vec select_open_bytes(Vec x, const uint8_t* open) {
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(open)));
-    return _mm512_maskz_mov_ps(_mm512_test_epi32_mask(bytes, bytes), add(x, zero()));
+    return _mm512_maskz_mov_ps(_mm512_test_epi32_mask(bytes, bytes), x);
 }
+inline Vec gate_open_bytes(Vec x, const uint8_t* open) { return select_open_bytes(add(x, zero()), open); }
 #else
 constexpr int kLanes = 8;
 using Vec = __m256;
@@ -64,11 +66,12 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
     const Vec open = _mm256_and_ps(_mm256_cmp_ps(gate, zero(), _CMP_GT_OQ), _mm256_cmp_ps(gate, hi, _CMP_LT_OQ));
     return _mm256_and_ps(open, add(x, zero()));
 }
-inline Vec gate_open_bytes(Vec x, const uint8_t* open) {
+inline Vec select_open_bytes(Vec x, const uint8_t* open) {
     const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(open)));
     const __m256i shut = _mm256_cmpeq_epi32(bytes, _mm256_setzero_si256());
-    return _mm256_andnot_ps(_mm256_castsi256_ps(shut), add(x, zero()));
+    return _mm256_andnot_ps(_mm256_castsi256_ps(shut), x);
 }
+inline Vec gate_open_bytes(Vec x, const uint8_t* open) { return select_open_bytes(add(x, zero()), open); }
 #endif
 
 }  // namespace ec::simd

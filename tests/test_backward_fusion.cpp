@@ -94,6 +94,29 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
     CHECK_THROWS_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, both), Error);
 }
 
+TEST_CASE("gate_mask_backward and apply_gate_mask: the ReLU6 backward bit for bit, signed zeros included, over thread blocks") {
+    std::mt19937 rng(41);
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(37), int64_t(16384 * 2 + 13)}) {
+        INFO("n " << n);
+        const auto y = relu6_outputs(n, rng);
+        std::vector<float> d_out = test::random_values(n, rng), start = test::random_values(n, rng);
+        for (int64_t i = 0; i < n; i += 3) d_out[size_t(i)] = i % 2 ? -0.0f : 0.0f;  // -0 + 0 = +0 when copied
+        for (int64_t i = 0; i < n; i += 5) start[size_t(i)] = -0.0f;                  // -0 + -0 stays -0 when added
+        ByteBuffer mask;
+        make_gate_mask(mask, y.data(), n, 6.0f);
+        for (bool overwrite : {true, false}) {
+            std::vector<float> got = start, want = start;
+            gate_mask_backward(got.data(), d_out.data(), mask.data(), n, overwrite);
+            relu6_backward(want.data(), d_out.data(), y.data(), n, overwrite);
+            CHECK(test::bits_equal(got, want));
+        }
+        std::vector<float> applied = d_out, want(static_cast<size_t>(n));
+        apply_gate_mask(applied.data(), mask.data(), n);
+        relu6_backward(want.data(), d_out.data(), y.data(), n, true);
+        CHECK(test::bits_equal(applied, want));
+    }
+}
+
 TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input gradient then the activation's backward") {
     std::mt19937 rng(5);
     struct Case { const char* what; ConvGeometry g; };

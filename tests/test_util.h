@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ inline std::vector<float> random_values(int64_t n, std::mt19937& rng, float scal
 // models, images and reference outputs. A fresh clone has none of it.
 // A tensor's values as a plain vector (for comparing with std::vector<float> in CHECKs).
 inline std::vector<float> values_of(const ec::Tensor& t) { return std::vector<float>(t.data.begin(), t.data.end()); }
+// The same floats bit for bit (== would take -0 for +0 and fail on NaN).
+inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
 
 inline bool shared_data_present() {
     const char* root = std::getenv("ENTROPYCAM_SHARED");
