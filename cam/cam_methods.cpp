@@ -205,19 +205,20 @@ CamResult compute_cam(CamMethod m, const FeatureMapView& act, const FeatureMapVi
 bool gradient_is_spatially_constant(const FeatureMapView& grad, double rel_tol) {
     require_valid_activation("gradient_is_spatially_constant", grad);
     const int64_t z = grad.spatial();
+    const double inv_z = 1.0 / double(z);  // a multiply per value, not a division (explain runs this every image)
     std::vector<double> mean(size_t(grad.channels), 0.0), mean_sq(size_t(grad.channels), 0.0);
     for (int64_t i = 0; i < z; ++i)
         for (int k = 0; k < grad.channels; ++k) {
             double g = grad.data[i * grad.channels + k];
-            mean[size_t(k)] += g / double(z);
-            mean_sq[size_t(k)] += g * g / double(z);
+            mean[size_t(k)] += g * inv_z;
+            mean_sq[size_t(k)] += g * g * inv_z;
         }
     // Two-pass variance: stable when the mean dominates, which is exactly the case being detected.
     std::vector<double> var(size_t(grad.channels), 0.0);
     for (int64_t i = 0; i < z; ++i)
         for (int k = 0; k < grad.channels; ++k) {
             double d = grad.data[i * grad.channels + k] - mean[size_t(k)];
-            var[size_t(k)] += d * d / double(z);
+            var[size_t(k)] += d * d * inv_z;
         }
     for (int k = 0; k < grad.channels; ++k)
         if (var[size_t(k)] > rel_tol * mean_sq[size_t(k)]) return false;
