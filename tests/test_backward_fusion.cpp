@@ -94,6 +94,32 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
     CHECK_THROWS_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, both), Error);
 }
 
+TEST_CASE("make_gate_mask and write_gate_mask: 0 < y < hi for every kind of float, any length, any hi") {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float denorm = std::numeric_limits<float>::denorm_min();
+    std::vector<float> y = {0.0f, -0.0f, 1.0f, -1.0f, 6.0f, std::nextafter(6.0f, 0.0f), std::nextafter(6.0f, inf),
+                            inf, -inf, nan, -nan, denorm, -denorm, 0.5f, 5.999f, 1e30f, -1e30f, 3.0f};
+    std::mt19937 rng(43);
+    const auto more = test::random_values(1000, rng, 8.0f);
+    y.insert(y.end(), more.begin(), more.end());
+    for (float hi : {6.0f, inf, 0.5f, denorm, 0.0f, -1.0f, nan})
+        for (size_t n : {size_t(0), size_t(7), size_t(8), size_t(17), y.size()}) {
+            INFO("hi " << hi << ", n " << n);
+            ByteBuffer made;
+            make_gate_mask(made, y.data(), int64_t(n), hi);
+            std::vector<uint8_t> written(n + 3, 7);  // the bytes past n stay
+            write_gate_mask(written.data(), y.data(), int64_t(n), hi);
+            REQUIRE(made.size() == n + size_t(kGateMaskSlack));
+            for (size_t i = 0; i < n; ++i) {
+                const uint8_t want = y[i] > 0.0f && y[i] < hi;
+                CHECK(made[i] == want);
+                CHECK(written[i] == want);
+            }
+            for (size_t i = n; i < made.size(); ++i) CHECK(made[i] == 0);
+            for (size_t i = n; i < written.size(); ++i) CHECK(written[i] == 7);
+        }
+}
+
 TEST_CASE("gate_mask_backward and apply_gate_mask: the ReLU6 backward bit for bit, signed zeros included, over thread blocks") {
     std::mt19937 rng(41);
     for (int64_t n : {int64_t(1), int64_t(7), int64_t(37), int64_t(16384 * 2 + 13)}) {
