@@ -71,6 +71,20 @@ inline void st(float* p, Vec v, const Block& b) {
     if (kFull) store(p, v);
     else store(p, v, b.mask);
 }
+// The same store for the hot loops, its kind a template argument (no branch per store, no clamp where there is
+// none): the forward clamps (kClamp: bias + ReLU6, or +-inf), an input gradient stores as it is (kPlain) or gated
+// by values (kGateValues) or by a gate mask (kGateBytes).
+enum class StoreKind { kClamp, kPlain, kGateValues, kGateBytes };
+
+template <bool kFull, StoreKind kKind>
+inline void st(float* p, Vec v, const Block& b) {
+    if constexpr (kKind == StoreKind::kClamp) v = clamp(v, b);
+    if constexpr (kKind == StoreKind::kGateValues) v = gate_open(v, ld<kFull>(p + b.gate_offset, b), b.gate_hi);
+    if constexpr (kKind == StoreKind::kGateBytes) v = gate_open_bytes(v, b.mask_base + (p - b.dst_base));
+    if (kFull) store(p, v);
+    else store(p, v, b.mask);
+}
+
 template <bool kFull>
 inline Vec start(const float* dst, const Block& b) { return b.accumulate ? add(ld<kFull>(dst, b), b.bias) : b.bias; }
 
@@ -89,7 +103,7 @@ void pixel_checked(float* dst, const Rows& rows, const Block& b, const Sweep& sw
 }
 
 // One interior output pixel (every column tap inside the image): what is left after the groups of four.
-template <int kStride, bool kFull>
+template <int kStride, bool kFull, StoreKind kKind>
 void one_pixel(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     const int64_t c = sw.channels;
     Vec acc = start<kFull>(dst, b);
@@ -100,13 +114,13 @@ void one_pixel(float* dst, const Rows& rows, const Block& b, const Sweep& sw, in
         acc = fma(ld<kFull>(p + c, b), b.tap[ky * 3 + 1], acc);
         acc = fma(ld<kFull>(p + 2 * c, b), b.tap[ky * 3 + 2], acc);
     }
-    st<kFull>(dst, acc, b);
+    st<kFull, kKind>(dst, acc, b);
 }
 
 // kN interior output pixels x..x+kN-1: kN independent accumulator chains hide the FMA latency (4 cycles, 2 FMAs
 // a cycle: 8 chains would be needed to fill the units; 6 accumulators + 9 taps fit AVX2's 16 registers). Each
 // pixel sums its taps in the order of one_pixel, so the group size does not change the results.
-template <int kStride, bool kFull, int kN>
+template <int kStride, bool kFull, int kN, StoreKind kKind>
 void n_pixels(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int x) {
     const int64_t c = sw.channels;
     Vec a[kN];
@@ -123,19 +137,27 @@ void n_pixels(float* dst, const Rows& rows, const Block& b, const Sweep& sw, int
         }
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < kN; ++i) st<kFull>(dst + i * c, a[i], b);
+    for (int i = 0; i < kN; ++i) st<kFull, kKind>(dst + i * c, a[i], b);
 }
 
 // One block of channels of a destination row: checked borders, six (then four, then one) pixels at a time inside.
-template <int kStride, bool kFull>
+template <int kStride, bool kFull, StoreKind kKind>
 void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, int x_lo, int x_hi) {
     const int64_t c = sw.channels;
     int x = 0;
     for (; x < x_lo; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
-    for (; x + 6 <= x_hi; x += 6) n_pixels<kStride, kFull, 6>(d + x * c, rows, b, sw, x);
-    for (; x + 4 <= x_hi; x += 4) n_pixels<kStride, kFull, 4>(d + x * c, rows, b, sw, x);
-    for (; x < x_hi; ++x) one_pixel<kStride, kFull>(d + x * c, rows, b, sw, x);
+    for (; x + 6 <= x_hi; x += 6) n_pixels<kStride, kFull, 6, kKind>(d + x * c, rows, b, sw, x);
+    for (; x + 4 <= x_hi; x += 4) n_pixels<kStride, kFull, 4, kKind>(d + x * c, rows, b, sw, x);
+    for (; x < x_hi; ++x) one_pixel<kStride, kFull, kKind>(d + x * c, rows, b, sw, x);
     for (; x < sw.dst_w; ++x) pixel_checked<kFull>(d + x * c, rows, b, sw, x);
+}
+
+template <int kStride, bool kFull>
+void sweep_block_of(float* d, const Rows& rows, const Block& b, const Sweep& sw, int x_lo, int x_hi) {
+    if (sw.gate) sweep_block<kStride, kFull, StoreKind::kGateValues>(d, rows, b, sw, x_lo, x_hi);
+    else if (sw.gate_mask) sweep_block<kStride, kFull, StoreKind::kGateBytes>(d, rows, b, sw, x_lo, x_hi);
+    else if (sw.flip) sweep_block<kStride, kFull, StoreKind::kPlain>(d, rows, b, sw, x_lo, x_hi);  // a gradient
+    else sweep_block<kStride, kFull, StoreKind::kClamp>(d, rows, b, sw, x_lo, x_hi);
 }
 
 // One destination row, all channels, from the three source rows its taps read (null: padding).
@@ -157,8 +179,8 @@ void sweep_row_from(const Sweep& sw, float* dst_row, const float* const src_rows
         b.dst_base = sw.dst, b.mask_base = sw.gate_mask;
         Rows rows;
         for (int ky = 0; ky < 3; ++ky) rows.row[ky] = src_rows[ky] ? src_rows[ky] + c0 : nullptr;
-        if (c - c0 >= kLanes) sweep_block<kStride, true>(dst_row + c0, rows, b, sw, x_lo, x_hi);
-        else sweep_block<kStride, false>(dst_row + c0, rows, b, sw, x_lo, x_hi);
+        if (c - c0 >= kLanes) sweep_block_of<kStride, true>(dst_row + c0, rows, b, sw, x_lo, x_hi);
+        else sweep_block_of<kStride, false>(dst_row + c0, rows, b, sw, x_lo, x_hi);
     }
 }
 
@@ -246,21 +268,10 @@ void gather_pixel_checked(float* dst, const GatherRows& rows, const Block& b, in
     st<kFull>(dst, acc, b);
 }
 
-// How the gathered values are stored: as they are, or gated by values (Sweep::gate) or by a gate mask.
-enum class GateKind { kNone, kValues, kBytes };
-
-template <bool kFull, GateKind kGate>
-inline void gather_store(float* p, Vec v, const Block& b) {
-    if constexpr (kGate == GateKind::kValues) v = gate_open(v, ld<kFull>(p + b.gate_offset, b), b.gate_hi);
-    if constexpr (kGate == GateKind::kBytes) v = gate_open_bytes(v, b.mask_base + (p - b.dst_base));
-    if (kFull) store(p, v);
-    else store(p, v, b.mask);
-}
-
 // Input pixel pairs ix, ix + 1 for ix in [ix, ix_end) step 2 (q = ix + pad_left even, 1 <= q / 2 < out_w): the
 // same sums as gather_pixel_checked, unchecked, from kRows d_out rows whose taps stay in registers (the row count
 // and the gate are template arguments so the loop carries no branch and the compiler keeps nothing on the stack).
-template <int kRows, bool kFull, GateKind kGate>
+template <int kRows, bool kFull, StoreKind kKind>
 void gather_pairs(float* d, const GatherRows& rows, const Block& b, int ix, int ix_end, int pad_left, int64_t c) {
     Vec left_tap[kRows], mid_tap[kRows], right_tap[kRows];  // kx = 2, 1, 0
     const float* row[kRows];
@@ -279,25 +290,25 @@ void gather_pairs(float* d, const GatherRows& rows, const Block& b, int ix, int 
             even = fma(left, left_tap[r], fma(right, right_tap[r], even));
             odd = fma(right, mid_tap[r], odd);
         }
-        gather_store<kFull, kGate>(dst, even, b);
-        gather_store<kFull, kGate>(dst + c, odd, b);
+        st<kFull, kKind>(dst, even, b);
+        st<kFull, kKind>(dst + c, odd, b);
     }
 }
 
-template <bool kFull, GateKind kGate>
+template <bool kFull, StoreKind kKind>
 void gather_pairs_of(float* d, const GatherRows& rows, const Block& b, int ix, int ix_end, int pad_left, int64_t c) {
-    if (rows.count == 2) gather_pairs<2, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
-    else if (rows.count == 1) gather_pairs<1, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
-    else gather_pairs<0, kFull, kGate>(d, rows, b, ix, ix_end, pad_left, c);
+    if (rows.count == 2) gather_pairs<2, kFull, kKind>(d, rows, b, ix, ix_end, pad_left, c);
+    else if (rows.count == 1) gather_pairs<1, kFull, kKind>(d, rows, b, ix, ix_end, pad_left, c);
+    else gather_pairs<0, kFull, kKind>(d, rows, b, ix, ix_end, pad_left, c);
 }
 
 template <bool kFull>
 void gather_block(float* d, const GatherRows& rows, const Block& b, const ConvGeometry& g, PairColumns pairs) {
     const int64_t c = g.in_c;
     for (int ix = 0; ix < pairs.begin; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
-    if (b.gated) gather_pairs_of<kFull, GateKind::kValues>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
-    else if (b.mask_base) gather_pairs_of<kFull, GateKind::kBytes>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
-    else gather_pairs_of<kFull, GateKind::kNone>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    if (b.gated) gather_pairs_of<kFull, StoreKind::kGateValues>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    else if (b.mask_base) gather_pairs_of<kFull, StoreKind::kGateBytes>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    else gather_pairs_of<kFull, StoreKind::kPlain>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
     for (int ix = pairs.end; ix < g.in_w; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
 }
 
