@@ -353,7 +353,7 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
                  bool b_transposed, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue) {
     if (m <= 0 || n <= 0) return;
     const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_transposed, m, n, k, epilogue};
-    const int threads = m * n * k >= kParallelMin ? omp_get_max_threads() : 1;
+    const int threads = region_threads(m * n * k);
     const bool sparse = m <= kStreamRowsMax && a_is_sparse(pr);
     if (m <= kStreamRowsMax && n > kNr && (!b_transposed || sparse)) {
         // Equal chunks of whole vectors, a multiple of the thread count, each at most kStreamCols wide.
@@ -361,8 +361,13 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
         chunks = (chunks + threads - 1) / threads * threads;
         const int64_t width = std::min(kStreamCols, round_up((n + chunks - 1) / chunks, kLanes));
         chunks = (n + width - 1) / width;
-#pragma omp parallel for schedule(static) if (threads > 1 && !sparse)
-        for (int64_t t = 0; t < chunks; ++t) run_row_stream(pr, t * width, std::min(n, (t + 1) * width), sparse);
+        auto chunk = [&](int64_t t) { run_row_stream(pr, t * width, std::min(n, (t + 1) * width), sparse); };
+        if (threads > 1 && !sparse) {
+#pragma omp parallel for schedule(static)
+            for (int64_t t = 0; t < chunks; ++t) chunk(t);
+        } else {
+            for (int64_t t = 0; t < chunks; ++t) chunk(t);
+        }
         return;
     }
     // Tiles at most kTileRows x kTileCols (cache), then halved along the longer side until there are about 4
@@ -377,10 +382,15 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
         else break;
     }
     const int64_t row_tiles = (m + tile_m - 1) / tile_m, col_tiles = (n + tile_n - 1) / tile_n;
-#pragma omp parallel for schedule(dynamic) if (threads > 1)
-    for (int64_t t = 0; t < row_tiles * col_tiles; ++t) {
+    auto tile = [&](int64_t t) {
         const int64_t r0 = (t / col_tiles) * tile_m, c0 = (t % col_tiles) * tile_n;
         run_tile(pr, r0, std::min(m, r0 + tile_m), c0, std::min(n, c0 + tile_n));
+    };
+    if (threads > 1) {
+#pragma omp parallel for schedule(dynamic)
+        for (int64_t t = 0; t < row_tiles * col_tiles; ++t) tile(t);
+    } else {
+        for (int64_t t = 0; t < row_tiles * col_tiles; ++t) tile(t);
     }
 }
 
