@@ -11,14 +11,16 @@ namespace {
 
 template <typename T>
 void add_forward_t(T* out, const T* a, const T* b, int64_t n) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) out[i] = a[i] + b[i];
+    });
 }
 
 template <typename T>
 void accumulate_t(T* dst, const T* src, int64_t n) {
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) dst[i] += src[i];
+    });
 }
 
 template <typename T>

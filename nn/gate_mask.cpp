@@ -59,15 +59,12 @@ void write_open(uint8_t* mask, const float* y, int64_t n, float hi) {
     for (; i < n; ++i) mask[i] = gate_open_at(y[i], hi);
 }
 
-constexpr int64_t kBlock = 16384;  // values per thread's task
-
 }  // namespace
 
 void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi) {
     mask.resize(static_cast<std::size_t>(n + kGateMaskSlack));
     uint8_t* m = mask.data();
-#pragma omp parallel for if (n >= kParallelMin)
-    for (int64_t b = 0; b < n; b += kBlock) write_open(m + b, y + b, std::min(kBlock, n - b), hi);
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi_index) { write_open(m + lo, y + lo, hi_index - lo, hi); });
     for (int64_t i = n; i < n + kGateMaskSlack; ++i) m[i] = 0;
 }
 
@@ -105,13 +102,13 @@ void apply_gate_mask_block(float* d, const uint8_t* open, int64_t n) {
 
 // The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
 void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
-#pragma omp parallel for if (n >= kParallelMin)
-    for (int64_t b = 0; b < n; b += kBlock) gate_mask_backward_block(d_in + b, d_out + b, open + b, std::min(kBlock, n - b), overwrite);
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) {
+        gate_mask_backward_block(d_in + lo, d_out + lo, open + lo, hi - lo, overwrite);
+    });
 }
 
 void apply_gate_mask(float* d, const uint8_t* open, int64_t n) {
-#pragma omp parallel for if (n >= kParallelMin)
-    for (int64_t b = 0; b < n; b += kBlock) apply_gate_mask_block(d + b, open + b, std::min(kBlock, n - b));
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) { apply_gate_mask_block(d + lo, open + lo, hi - lo); });
 }
 
 }  // namespace ec

@@ -56,8 +56,9 @@ GradOut input_grad_out(Session& s, const Node& node, const std::vector<char>& wa
 void pass_gradient(const GradOut& dx, const float* d, int64_t n) {
     if (!dx.overwrite) return accumulate(dx.ptr, d, n);
     float* out = dx.ptr;
-#pragma omp parallel for simd if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f + d[i];
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) out[i] = 0.0f + d[i];
+    });
 }
 // The gradient of parameter slot k, or null when not wanted or the parameter is absent.
 float* param_grad(Session& s, const Node& node, bool want_params, size_t k) {
