@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 
 #include "cam/eval/evaluate.h"
 #include "cam/explain.h"
+#include "nn/forward_plan.h"
 #include "nn/graph.h"
 #include "io/npy.h"
 #include "weights/model.h"
@@ -209,6 +211,53 @@ void evaluate_forwards_only(benchmark::State& state) {
     state.counters["images"] = kEvalImages;
 }
 
+// Issue 11's two ratios measured in one loop: each iteration runs the planned forward to the logits, the forward
+// + backward from the top-1 logit to the input, and explain with all five methods, each on its own Session and
+// each timed; the counters are the ratios of the summed times (and the forward's mean). This VM's speed drifts by
+// 20-30 % within minutes, so ratios of benchmarks run a minute apart move by as much as the work being measured;
+// here every iteration's three runs share its conditions. Run with repetitions and read the medians:
+//   entropycam_bench --benchmark_filter=Model/ratios --benchmark_repetitions=9
+void ratios_in_one_loop(benchmark::State& state) {
+    using clock = std::chrono::steady_clock;
+    try {
+        const Fixture& fx = fixture();
+        const ec::Graph& g = fx.model.graph;
+        const ec::ForwardPlan to_logits = ec::plan_forward(g, {fx.model.logits});
+        ec::BackwardRequest to_input;
+        to_input.from = fx.model.logits;
+        to_input.seed = ec::one_hot_seed(g.tensors[size_t(fx.model.logits)].shape, {fx.top1});
+        const ec::ForwardPlan for_backward = ec::plan_forward_for_backward(g, to_input);
+        ec::ExplainOptions options;
+        options.target = fx.target;
+        ec::Session forward_session, backward_session, explain_session;
+        double forward_ms = 0, backward_ms = 0, explain_ms = 0;
+        auto run = [&](double& total, auto&& step) {
+            const auto start = clock::now();
+            step();
+            total += std::chrono::duration<double, std::milli>(clock::now() - start).count();
+        };
+        auto iteration = [&] {
+            run(forward_ms, [&] { ec::forward(g, forward_session, to_logits, {&fx.input}); });
+            run(backward_ms, [&] {
+                ec::forward(g, backward_session, for_backward, {&fx.input});
+                ec::backward(g, backward_session, to_input);
+            });
+            run(explain_ms, [&] {
+                auto r = ec::explain(g, explain_session, fx.model.logits, fx.input, {-1}, options);
+                benchmark::DoNotOptimize(r.data());
+            });
+        };
+        iteration();  // warm-up: sizes every buffer
+        forward_ms = backward_ms = explain_ms = 0;
+        for (auto _ : state) iteration();
+        state.counters["forward_ms"] = forward_ms / double(state.iterations());
+        state.counters["forward_backward_x"] = backward_ms / forward_ms;
+        state.counters["explain_x"] = explain_ms / forward_ms;
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+    }
+}
+
 const bool registered = [] {
     auto reg = [](const std::string& name, auto fn) {
         return benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -220,6 +269,7 @@ const bool registered = [] {
     reg("Model/explain_all_five", [](benchmark::State& s) { explain_methods(s, {}); });
     reg("Model/explain_featentropycam", [](benchmark::State& s) { explain_methods(s, {ec::CamMethod::FeatEntropyCam}); });
     reg("Model/featentropycam_forward_until_target", feat_entropy_cam_only);
+    reg("Model/ratios_in_one_loop", ratios_in_one_loop);
     reg("Evaluate/one_image_7_maps", evaluate_one_image);
     reg("Evaluate/forwards_only_same_images", evaluate_forwards_only);
     return true;
