@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/gemm.h"
 
@@ -226,11 +227,6 @@ void size_bands(BandBlockBackward& b, const ConvGeometry& d, int64_t cache_bytes
     }
 }
 
-const uint8_t* recorded_mask(const Session& s, int t) {
-    const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
-    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
-}
-
 // The tensors and kernels' arguments of one block's backward.
 struct BackwardRun {
     const Graph& g;
@@ -320,7 +316,7 @@ bool find_band_block_backward(const Graph& g, const Session& s, int project, con
     c.project = project, c.depthwise = dw, c.depthwise_act = fused_activation[size_t(project)];
     c.expand = e, c.expand_act = fused_activation[size_t(dw)];
     for (int act : {c.depthwise_act, c.expand_act})
-        if (!recorded_mask(s, g.nodes[size_t(act)].output)) return false;
+        if (!recorded_gate_mask(s, g.nodes[size_t(act)].output)) return false;
     const ConvGeometry& d = g.nodes[size_t(dw)].conv;
     const int64_t weights = d.in_c * int64_t(9) + g.params[size_t(p.params[0])].shape.numel() +
                             g.params[size_t(g.nodes[size_t(e)].params[0])].shape.numel();

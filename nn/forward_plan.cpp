@@ -226,6 +226,11 @@ void acquire_grad(Session& s, int t, const Shape& shape) {
     acquire_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)], shape);
 }
 
+const uint8_t* recorded_gate_mask(const Session& s, int t) {
+    const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
+    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
+}
+
 void release_grad(Session& s, int t) {
     if (size_t(t) >= s.grad_buffer_id.size()) return release_buffer(s, s.grads[size_t(t)], s.buffers_made++);
     release_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)]);

@@ -6,12 +6,13 @@
 #include <limits>
 
 #include "nn/activation.h"
-#include "nn/parallel.h"
 #include "nn/concat.h"
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/dense.h"
+#include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/op_impl.h"
+#include "nn/parallel.h"
 #include "nn/softmax.h"
 
 namespace ec::ops {
@@ -97,12 +98,6 @@ void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::ve
     else if (float* d_in = input_grad(s, node, want_input, 0))
         conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
     if (want_params) conv2d_backward_filter(s, node, geo);
-}
-// The gate mask the forward recorded for an activation's output whose value it did not keep (nn/gate_mask.h),
-// or null.
-const uint8_t* recorded_gate_mask(const Session& s, int t) {
-    const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
-    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
 }
 
 bool conv2d_activation_backward_applies(const Node& conv, int batch) {
