@@ -45,6 +45,30 @@ GemmEpilogue conv_epilogue(const Graph& g, const Node& conv, int act) {
     return ep;
 }
 
+// Runs strip(n, y0, y1, band, scratch) over rows [0, rows) of every image of the batch: about two strips per
+// thread, each in bands of at most band_rows, each thread with its own scratch_floats of s.band_scratch (grown on
+// first use only). Threads take strips dynamically; there is no barrier between a block's layers.
+template <class Strip>
+void run_strips(Session& s, int rows, int band_rows, int64_t scratch_floats, Strip&& strip) {
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int strips = threads == 1 ? 1 : std::min(rows, std::max(1, (2 * threads + s.batch - 1) / s.batch));
+    const int strip_rows = (rows + strips - 1) / strips, band = std::min(band_rows, strip_rows);
+    const size_t need = size_t(threads) * size_t(scratch_floats);
+    if (s.band_scratch.size() < need) s.band_scratch.resize(need);
+    const int tasks = s.batch * strips;
+    auto task = [&](int t, int thread) {
+        const int n = t / strips, y0 = (t % strips) * strip_rows;
+        float* scratch = s.band_scratch.data() + size_t(thread) * size_t(scratch_floats);
+        if (y0 < rows) strip(n, y0, std::min(rows, y0 + strip_rows), band, scratch);
+    };
+    if (threads > 1 && tasks > 1) {
+#pragma omp parallel for schedule(dynamic)
+        for (int t = 0; t < tasks; ++t) task(t, omp_get_thread_num());
+    } else {
+        for (int t = 0; t < tasks; ++t) task(t, 0);  // (inside another region the thread number is not ours)
+    }
+}
+
 }  // namespace
 
 void find_band_blocks(const Graph& g, const std::vector<int>& nodes, const std::vector<int>& fused,
@@ -194,20 +218,8 @@ void band_block_forward(const Graph& g, Session& s, const BandBlock& b) {
                      mask(b.depthwise_mask), int64_t(d.in_w) * d.in_c, int64_t(d.out_w) * d.in_c,
                      int64_t(d.in_w) * g.nodes[size_t(b.expand >= 0 ? b.expand : b.depthwise)].conv.in_c,
                      int64_t(d.out_w) * p.conv.out_c};
-    // About two strips per thread over the batch, each strip in bands of at most band_rows.
-    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    const int strips = threads == 1 ? 1 : std::min(d.out_h, std::max(1, (2 * threads + s.batch - 1) / s.batch));
-    const int strip_rows = (d.out_h + strips - 1) / strips, band = std::min(b.band_rows, strip_rows);
-    const size_t need = size_t(threads) * size_t(b.scratch_floats);
-    if (s.band_scratch.size() < need) s.band_scratch.resize(need);
-    const int tasks = s.batch * strips;
-#pragma omp parallel for schedule(dynamic) if (threads > 1 && tasks > 1)
-    for (int t = 0; t < tasks; ++t) {
-        const int n = t / strips, y0 = (t % strips) * strip_rows;
-        if (y0 >= d.out_h) continue;
-        float* scratch = s.band_scratch.data() + size_t(omp_get_thread_num()) * size_t(b.scratch_floats);
-        run_strip(r, n, y0, std::min(d.out_h, y0 + strip_rows), band, scratch);
-    }
+    run_strips(s, d.out_h, b.band_rows, b.scratch_floats,
+               [&](int n, int y0, int y1, int band, float* scratch) { run_strip(r, n, y0, y1, band, scratch); });
 }
 
 // ------------------------------------------------------------------ the input gradient
@@ -335,20 +347,8 @@ void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b,
                         mask(b.expand_act), mask(b.depthwise_act), int64_t(d.in_w) * d.in_c,
                         int64_t(d.out_w) * d.in_c, int64_t(d.in_w) * e.conv.in_c, int64_t(d.out_w) * p.conv.out_c,
                         accumulate};
-    // About two strips per thread over the batch, each strip in bands of at most band_rows.
-    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    const int strips = threads == 1 ? 1 : std::min(d.in_h, std::max(1, (2 * threads + s.batch - 1) / s.batch));
-    const int strip_rows = (d.in_h + strips - 1) / strips, band = std::min(b.band_rows, strip_rows);
-    const size_t need = size_t(threads) * size_t(b.scratch_floats);
-    if (s.band_scratch.size() < need) s.band_scratch.resize(need);
-    const int tasks = s.batch * strips;
-#pragma omp parallel for schedule(dynamic) if (threads > 1 && tasks > 1)
-    for (int t = 0; t < tasks; ++t) {
-        const int n = t / strips, y0 = (t % strips) * strip_rows;
-        if (y0 >= d.in_h) continue;
-        float* scratch = s.band_scratch.data() + size_t(omp_get_thread_num()) * size_t(b.scratch_floats);
-        run_backward_strip(r, n, y0, std::min(d.in_h, y0 + strip_rows), band, scratch);
-    }
+    run_strips(s, d.in_h, b.band_rows, b.scratch_floats,
+               [&](int n, int y0, int y1, int band, float* scratch) { run_backward_strip(r, n, y0, y1, band, scratch); });
 }
 
 }  // namespace ec

@@ -29,8 +29,7 @@ constexpr int kMr = kLanes == 16 ? 12 : 6;    // rows of a micro-tile: 2 kMr acc
 constexpr int kNr = 2 * kLanes;               // columns of a micro-tile: two vectors
 constexpr int64_t kKc = 4096 / kNr;           // inner-dimension block: B panel kKc x kNr (16 KB) stays in L1
 constexpr int64_t kTileRows = 16 * kMr;       // A block of a tile: kTileRows x kKc floats (96 KB), L2-resident
-// With a transposed B every tile packs its own panels of it, so tiles take up to four times the rows (384 x kKc
-// floats, 384 KB on AVX2: still L2): MobileNetV2's 14 x 14 layers (196 rows) pack their weights once, not 3 times.
+// Each tile packs its own panels of a transposed B: such tiles take 4x the rows (14 x 14 layers pack once, not 3x).
 constexpr int64_t kTransposedTileRows = 4 * kTileRows;
 constexpr int64_t kTileCols = 8 * kNr;
 
@@ -361,13 +360,8 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
         chunks = (chunks + threads - 1) / threads * threads;
         const int64_t width = std::min(kStreamCols, round_up((n + chunks - 1) / chunks, kLanes));
         chunks = (n + width - 1) / width;
-        auto chunk = [&](int64_t t) { run_row_stream(pr, t * width, std::min(n, (t + 1) * width), sparse); };
-        if (threads > 1 && !sparse) {
-#pragma omp parallel for schedule(static)
-            for (int64_t t = 0; t < chunks; ++t) chunk(t);
-        } else {
-            for (int64_t t = 0; t < chunks; ++t) chunk(t);
-        }
+        for_tasks(chunks, sparse ? 1 : threads,
+                  [&](int64_t t) { run_row_stream(pr, t * width, std::min(n, (t + 1) * width), sparse); });
         return;
     }
     // Tiles at most kTileRows x kTileCols (cache), then halved along the longer side until there are about 4
@@ -382,16 +376,10 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
         else break;
     }
     const int64_t row_tiles = (m + tile_m - 1) / tile_m, col_tiles = (n + tile_n - 1) / tile_n;
-    auto tile = [&](int64_t t) {
+    for_tasks(row_tiles * col_tiles, threads, [&](int64_t t) {
         const int64_t r0 = (t / col_tiles) * tile_m, c0 = (t % col_tiles) * tile_n;
         run_tile(pr, r0, std::min(m, r0 + tile_m), c0, std::min(n, c0 + tile_n));
-    };
-    if (threads > 1) {
-#pragma omp parallel for schedule(dynamic)
-        for (int64_t t = 0; t < row_tiles * col_tiles; ++t) tile(t);
-    } else {
-        for (int64_t t = 0; t < row_tiles * col_tiles; ++t) tile(t);
-    }
+    });
 }
 
 }  // namespace ec

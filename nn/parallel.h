@@ -32,6 +32,18 @@ void for_blocks(int64_t n, int64_t block, Body&& body) {
     }
 }
 
+// body(t) for t in [0, n): shared dynamically by `threads` OpenMP threads (from region_threads) when more than
+// one, else in this thread without entering OpenMP.
+template <class Body>
+void for_tasks(int64_t n, int threads, Body&& body) {
+    if (threads > 1 && n > 1) {
+#pragma omp parallel for schedule(dynamic)
+        for (int64_t t = 0; t < n; ++t) body(t);
+    } else {
+        for (int64_t t = 0; t < n; ++t) body(t);
+    }
+}
+
 // The block for_blocks' element-wise callers use: 16 K values (64 KB of floats).
 constexpr int64_t kElementBlock = int64_t(1) << 14;
 
