@@ -133,14 +133,18 @@ TEST_CASE("band blocks on MobileNetV2: the early blocks form; logits bit for bit
     CHECK(plan.blocks.size() >= 4);  // at least the 112 x 112 and 56 x 56 blocks, where the activations are MBs
     CHECK(plan.blocks.size() <= 12);
     const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
-    Tensor x3(x.shape.with_batch(3));
+    Tensor x3(x.shape.with_batch(3)), x4(x.shape.with_batch(4));
     for (int n = 0; n < 3; ++n) std::copy(x.data.begin(), x.data.end(), x3.data.begin() + n * x.numel());
+    for (int n = 0; n < 4; ++n) std::copy(x.data.begin(), x.data.end(), x4.data.begin() + n * x.numel());
     for (int threads : {1, 2}) {
         INFO("threads " << threads);
         check_same_as_layer_by_layer(m.graph, plan, m.logits, x, threads);
         ForwardPlan whole = plan;
         whole.images_per_run = 0;  // the batch of 3 through each block at once
         check_same_as_layer_by_layer(m.graph, whole, m.logits, x3, threads);
+        ForwardPlan chunks = plan;
+        chunks.images_per_run = 1;  // 4 chunks of one image: on 2 threads each takes whole chunks, blocks inside
+        check_same_as_layer_by_layer(m.graph, chunks, m.logits, x4, threads);
     }
 #else
     CHECK(plan.blocks.empty());
