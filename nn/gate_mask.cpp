@@ -19,10 +19,6 @@ namespace {
 // outputs are half zeros, at random), and the loops below vectorise. NaN compares false: closed.
 inline uint8_t gate_open_at(float y, float hi) { return uint8_t((y > 0.0f) & (y < hi)); }
 
-}  // namespace
-
-namespace {
-
 #if defined(__AVX2__)
 // Byte k of kOpenBytes[b] is bit k of b: eight comparison bits to eight mask bytes in one load.
 struct OpenBytes {

@@ -1,5 +1,5 @@
-// The one threshold every kernel (and cam/'s per-channel loops) uses to decide whether a loop is worth an
-// OpenMP region.
+// When a loop is worth an OpenMP region: the one threshold every kernel (and cam/'s per-channel loops) uses, and
+// the helpers that run a loop of one thread without entering OpenMP.
 #pragma once
 #include <omp.h>
 
