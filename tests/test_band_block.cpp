@@ -339,6 +339,10 @@ TEST_CASE("band backward: random small geometries in one-row and whole-image ban
 }
 
 TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input gradient bit for bit as layers" * test::needs_shared()) {
+#ifndef EC_SIMD
+    MESSAGE("no SIMD depthwise kernel on this build: no blocks form (the layer-by-layer backward is tested elsewhere)");
+    return;
+#endif
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
     const Graph& g = m.graph;
     const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
@@ -366,9 +370,7 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
             omp_set_num_threads(before);
             CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
             CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
-#ifdef EC_SIMD
             CHECK(a.node_backward_ms[size_t(banded_node)] == 0.0);  // its work ran inside the block's project node
             CHECK(a.grads[size_t(g.nodes[size_t(banded_node)].output)].data.empty());  // never formed
-#endif
         }
 }
