@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -165,7 +166,8 @@ int cmd_train(const std::vector<std::string>& argv) {
     };
     train_classifier(g, tg, train.set, &test.set, model.preprocessing, opt, cb);
     const double seconds = elapsed();
-    for (size_t i = 0; i < model.graph.params.size(); ++i) model.graph.params[i].owned = g.params[i].owned;
+    for (size_t i = 0; i < model.graph.params.size(); ++i)  // the same shapes: through mutable_data (Param::version)
+        std::copy(g.params[i].owned.begin(), g.params[i].owned.end(), model.graph.params[i].mutable_data());
     save_model(model, out);
     check_round_trip(model, out, test.set);
     const bool plot = history.size() >= 2;  // a curve needs two epochs; one epoch used to fail here, after training

@@ -10,15 +10,12 @@
 #include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/gemm.h"
+#include "nn/packed_filters.h"
 
 namespace ec {
 namespace {
 
-bool is_pointwise(const Node& n) {
-    const ConvGeometry& c = n.conv;
-    return n.op == OpKind::Conv2D && c.kernel_h == 1 && c.kernel_w == 1 && c.stride_h == 1 && c.stride_w == 1 &&
-           c.pad_top == 0 && c.pad_left == 0 && c.groups == 1 && c.out_h == c.in_h && c.out_w == c.in_w;
-}
+bool is_pointwise(const Node& n) { return n.op == OpKind::Conv2D && conv2d_is_pointwise(n.conv); }
 
 // The largest band (depthwise output rows) whose ring of expanded rows and depthwise output fit cache_bytes.
 void size_bands(BandBlock& b, const ConvGeometry& d, int64_t cache_bytes) {
@@ -135,6 +132,7 @@ struct BlockRun {
     uint8_t* expand_mask;   // the expanded activation's gate mask (BandBlock::expand_mask), or null
     uint8_t* depthwise_mask;
     int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, output
+    GemmInput expand_filter, project_filter;  // the products' B (nn/packed_filters.h); expand's unused without one
 };
 
 // Expanded rows [r0, r1) of image n into their ring slots, one GEMM per run of consecutive slots; the gate mask
@@ -143,11 +141,10 @@ void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring, int own0
     const Node& e = r.g.nodes[size_t(r.b.expand)];
     const GemmEpilogue ep = conv_epilogue(r.g, e, r.b.expand_act);
     const int64_t cin = e.conv.in_c, ce = e.conv.out_c, w = r.d.in_w;
-    const float* filter = r.g.params[size_t(e.params[0])].data();
     while (r0 < r1) {
         const int slot = r0 % r.b.ring_rows, rows = std::min(r1 - r0, r.b.ring_rows - slot);
         const float* a = r.x + (int64_t(n) * r.d.in_h + r0) * r.x_row;
-        gemm(ring + slot * r.in_row, ce, GemmInput{a, rows * w, cin, cin}, GemmInput{filter, cin, ce, ce}, ep);
+        gemm(ring + slot * r.in_row, ce, GemmInput{a, rows * w, cin, cin}, r.expand_filter, ep);
         if (r.expand_mask)
             for (int y = std::max(r0, own0); y < std::min(r0 + rows, own1); ++y)
                 write_gate_mask(r.expand_mask + (int64_t(n) * r.d.in_h + y) * r.in_row,
@@ -178,8 +175,7 @@ void depthwise_project_rows(const BlockRun& r, int n, int oy0, int oy1, const fl
     const int64_t ce = p.conv.in_c, co = p.conv.out_c, pixels = int64_t(oy1 - oy0) * r.d.out_w;
     const int64_t first = (int64_t(n) * r.d.out_h + oy0) * r.d.out_w;  // pixel index of the band's first output
     float* out = r.out + first * co;
-    gemm(out, co, GemmInput{mid, pixels, ce, ce}, GemmInput{r.g.params[size_t(p.params[0])].data(), ce, co, co},
-         conv_epilogue(r.g, p, r.b.project_act));
+    gemm(out, co, GemmInput{mid, pixels, ce, ce}, r.project_filter, conv_epilogue(r.g, p, r.b.project_act));
     if (r.b.add >= 0) {  // the skip: the input has the output's shape
         const float* skip = r.x + first * co;
         for (int64_t i = 0; i < pixels * co; ++i) out[i] = out[i] + skip[i];
@@ -217,7 +213,9 @@ void band_block_forward(const Graph& g, Session& s, const BandBlock& b) {
     const BlockRun r{g, b, d, s.values[size_t(b.input)].ptr(), s.values[size_t(b.output)].ptr(), mask(b.expand_mask),
                      mask(b.depthwise_mask), int64_t(d.in_w) * d.in_c, int64_t(d.out_w) * d.in_c,
                      int64_t(d.in_w) * g.nodes[size_t(b.expand >= 0 ? b.expand : b.depthwise)].conv.in_c,
-                     int64_t(d.out_w) * p.conv.out_c};
+                     int64_t(d.out_w) * p.conv.out_c,
+                     b.expand >= 0 ? pointwise_filter_operand(g, g.nodes[size_t(b.expand)], FilterUse::Forward) : GemmInput{},
+                     pointwise_filter_operand(g, p, FilterUse::Forward)};
     run_strips(s, d.out_h, b.band_rows, b.scratch_floats,
                [&](int n, int y0, int y1, int band, float* scratch) { run_strip(r, n, y0, y1, band, scratch); });
 }
@@ -250,6 +248,7 @@ struct BackwardRun {
     const uint8_t* depthwise_mask;
     int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, project output
     bool accumulate;
+    GemmInput project_t, expand_t;   // the project and expand filters transposed, as the products' B (packed)
 };
 
 // Depthwise output gradient rows [r0, r1) of image n into their ring slots: d(project output) x project^T, gated
@@ -257,13 +256,12 @@ struct BackwardRun {
 void project_gradient_rows(const BackwardRun& r, int n, int r0, int r1, float* ring) {
     const Node& p = r.g.nodes[size_t(r.b.project)];
     const int64_t ce = p.conv.in_c, co = p.conv.out_c, w = r.d.out_w;
-    const GemmInput filter_t{r.g.params[size_t(p.params[0])].data(), ce, co, co, true};
     while (r0 < r1) {
         const int slot = r0 % r.b.ring_rows, rows = std::min(r1 - r0, r.b.ring_rows - slot);
         const int64_t first = int64_t(n) * r.d.out_h + r0;  // row index over the batch
         GemmEpilogue ep;
         ep.gate_mask = r.depthwise_mask + first * r.mid_row, ep.gate_stride = ce;
-        gemm(ring + slot * r.mid_row, ce, GemmInput{r.d_out + first * r.out_row, rows * w, co, co}, filter_t, ep);
+        gemm(ring + slot * r.mid_row, ce, GemmInput{r.d_out + first * r.out_row, rows * w, co, co}, r.project_t, ep);
         r0 += rows;
     }
 }
@@ -287,7 +285,7 @@ void expand_gradient_rows(const BackwardRun& r, int n, int y0, int y1, const flo
     GemmEpilogue ep;
     ep.accumulate = r.accumulate;
     gemm(r.d_x + (int64_t(n) * r.d.in_h + y0) * r.x_row, cin, GemmInput{mid, (y1 - y0) * int64_t(r.d.in_w), ce, ce},
-         GemmInput{r.g.params[size_t(e.params[0])].data(), cin, ce, ce, true}, ep);
+         r.expand_t, ep);
 }
 
 // Expanded rows [y0, y1) of image n, `band` rows at a time; the ring keeps the depthwise output gradient rows two
@@ -338,6 +336,7 @@ bool find_band_block_backward(const Graph& g, const Session& s, int project, con
     return true;
 }
 
+
 void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b, bool accumulate) {
     const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
     const Node& e = g.nodes[size_t(b.expand)];
@@ -346,7 +345,8 @@ void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b,
     const BackwardRun r{g, b, d, s.grads[size_t(p.output)].ptr(), s.grads[size_t(e.inputs[0])].ptr(),
                         mask(b.expand_act), mask(b.depthwise_act), int64_t(d.in_w) * d.in_c,
                         int64_t(d.out_w) * d.in_c, int64_t(d.in_w) * e.conv.in_c, int64_t(d.out_w) * p.conv.out_c,
-                        accumulate};
+                        accumulate, pointwise_filter_operand(g, p, FilterUse::InputGradient),
+                        pointwise_filter_operand(g, e, FilterUse::InputGradient)};
     run_strips(s, d.in_h, b.band_rows, b.scratch_floats,
                [&](int n, int y0, int y1, int band, float* scratch) { run_backward_strip(r, n, y0, y1, band, scratch); });
 }

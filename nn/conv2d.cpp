@@ -18,6 +18,7 @@
 #include "nn/conv2d_depthwise_3x3.h"
 #include "nn/conv2d_first_3x3.h"
 #include "nn/gemm.h"
+#include "nn/packed_filters.h"
 #include "nn/tensor.h"
 
 namespace ec {
@@ -26,9 +27,7 @@ namespace {
 enum class ConvPath { Pointwise, Depthwise, First3x3, Im2col };
 
 ConvPath choose_path(const ConvGeometry& g) {
-    if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
-        g.pad_left == 0 && g.groups == 1 && g.out_h == g.in_h && g.out_w == g.in_w)
-        return ConvPath::Pointwise;
+    if (conv2d_is_pointwise(g)) return ConvPath::Pointwise;
     // Before depthwise: a one-channel image is also a depthwise convolution with multiplier out_c, whose loops this
     // kernel outruns (it keeps depthwise multiplier 1, where the depthwise 3x3 kernel applies).
     if (first_3x3_applies(g) && g.out_c > 1) return ConvPath::First3x3;  // an image network's first convolution
@@ -53,25 +52,29 @@ void accumulate_bias_gradient(float* d_bias, const float* d_out, int64_t rows, i
 // ---------------------------------------------------------------- pointwise: one GEMM over every pixel
 // out[P, O] = in[P, I] x filter[I, O], with P = batch * h * w rows (NHWC is already this row-major matrix).
 
-void pointwise_forward(float* out, const float* in, const float* filter, const GemmEpilogue& epilogue,
-                       const ConvGeometry& g) {
+void pointwise_forward(float* out, const float* in, const float* filter, const float* packed,
+                       const GemmEpilogue& epilogue, const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
-    gemm(out, g.out_c, matrix(in, pixels, g.in_c, g.in_c), matrix(filter, g.in_c, g.out_c, g.out_c), epilogue);
+    gemm(out, g.out_c, matrix(in, pixels, g.in_c, g.in_c), pointwise_filter_operand(filter, packed, g.in_c, g.out_c, FilterUse::Forward), epilogue);
 }
 
 // d_in += d_out x filter^T
-void pointwise_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g) {
+void pointwise_backward_input(float* d_in, const float* d_out, const float* filter, const float* packed_filter,
+                              const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
-    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), true);
+    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), pointwise_filter_operand(filter, packed_filter, g.in_c, g.out_c, FilterUse::InputGradient),
+         true);
 }
 
 // d_in = gate(d_out x filter^T): conv2d_backward_input_overwrite.
-void pointwise_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const float* gate,
-                                        float gate_hi, const uint8_t* gate_mask, const ConvGeometry& g) {
+void pointwise_backward_input_overwrite(float* d_in, const float* d_out, const float* filter,
+                                        const float* packed_filter, const float* gate, float gate_hi,
+                                        const uint8_t* gate_mask, const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
     GemmEpilogue epilogue;
     epilogue.gate = gate, epilogue.gate_stride = g.in_c, epilogue.gate_hi = gate_hi, epilogue.gate_mask = gate_mask;
-    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), matrix(filter, g.in_c, g.out_c, g.out_c, true), epilogue);
+    gemm(d_in, g.in_c, matrix(d_out, pixels, g.out_c, g.out_c), pointwise_filter_operand(filter, packed_filter, g.in_c, g.out_c, FilterUse::InputGradient),
+         epilogue);
 }
 
 // d_filter += in^T x d_out
@@ -196,7 +199,16 @@ void require_scratch(const float* scratch, const ConvGeometry& g) {
                     " floats (see conv2d_scratch_floats)");
 }
 
+void require_packed_only_if_pointwise(const float* packed_filter, ConvPath path) {
+    if (packed_filter && path != ConvPath::Pointwise) throw Error("conv2d: only a 1x1 convolution reads a packed filter");
+}
+
 }  // namespace
+
+bool conv2d_is_pointwise(const ConvGeometry& g) {
+    return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
+           g.pad_left == 0 && g.groups == 1 && g.out_h == g.in_h && g.out_w == g.in_w;
+}
 
 void check_conv_geometry(const ConvGeometry& g) {
     const bool positive = g.batch > 0 && g.in_h > 0 && g.in_w > 0 && g.in_c > 0 && g.out_h > 0 && g.out_w > 0 &&
@@ -221,18 +233,20 @@ size_t conv2d_scratch_floats(const ConvGeometry& g) {
 }
 
 void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
-                    float* scratch) {
+                    float* scratch, const float* packed_filter) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
-    conv2d_forward_clamped(out, in, filter, bias, -kInf, kInf, g, scratch);
+    conv2d_forward_clamped(out, in, filter, bias, -kInf, kInf, g, scratch, packed_filter);
 }
 
 void conv2d_forward_clamped(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
-                            const ConvGeometry& g, float* scratch) {
+                            const ConvGeometry& g, float* scratch, const float* packed_filter) {
     check_conv_geometry(g);
     GemmEpilogue epilogue;
     epilogue.bias = bias, epilogue.lo = lo, epilogue.hi = hi;
-    switch (choose_path(g)) {
-        case ConvPath::Pointwise: return pointwise_forward(out, in, filter, epilogue, g);
+    const ConvPath path = choose_path(g);
+    require_packed_only_if_pointwise(packed_filter, path);
+    switch (path) {
+        case ConvPath::Pointwise: return pointwise_forward(out, in, filter, packed_filter, epilogue, g);
         case ConvPath::Depthwise: return depthwise_conv2d_forward(out, in, filter, bias, lo, hi, g);
         case ConvPath::First3x3: return first_3x3_forward(out, in, filter, bias, lo, hi, g);
         case ConvPath::Im2col:
@@ -242,10 +256,12 @@ void conv2d_forward_clamped(float* out, const float* in, const float* filter, co
 }
 
 void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                           float* scratch) {
+                           float* scratch, const float* packed_filter) {
     check_conv_geometry(g);
-    switch (choose_path(g)) {
-        case ConvPath::Pointwise: return pointwise_backward_input(d_in, d_out, filter, g);
+    const ConvPath path = choose_path(g);
+    require_packed_only_if_pointwise(packed_filter, path);
+    switch (path) {
+        case ConvPath::Pointwise: return pointwise_backward_input(d_in, d_out, filter, packed_filter, g);
         case ConvPath::Depthwise: return depthwise_conv2d_backward_input(d_in, d_out, filter, g);
         case ConvPath::First3x3: return first_3x3_backward_input(d_in, d_out, filter, g);
         case ConvPath::Im2col: require_scratch(scratch, g); return im2col_backward_input(d_in, d_out, filter, g, scratch);
@@ -258,12 +274,14 @@ bool conv2d_backward_input_overwrites(const ConvGeometry& g) {
 }
 
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate, float gate_hi, const uint8_t* gate_mask) {
+                                     const float* gate, float gate_hi, const uint8_t* gate_mask,
+                                     const float* packed_filter) {
     check_conv_geometry(g);
     if (gate && gate_mask) throw Error("conv2d: an input gradient is gated by values or by a mask, not both");
     const ConvPath path = choose_path(g);
+    require_packed_only_if_pointwise(packed_filter, path);
     if (path == ConvPath::Pointwise)
-        return pointwise_backward_input_overwrite(d_in, d_out, filter, gate, gate_hi, gate_mask, g);
+        return pointwise_backward_input_overwrite(d_in, d_out, filter, packed_filter, gate, gate_hi, gate_mask, g);
     if (path == ConvPath::First3x3) {  // a network's first layer: its input is rarely an activation's output
         first_3x3_backward_input(d_in, d_out, filter, g, true, gate, gate_hi);
         if (gate_mask) apply_gate_mask(d_in, gate_mask, int64_t(g.batch) * g.in_h * g.in_w * g.in_c);

@@ -33,6 +33,9 @@ struct ConvGeometry {
 // in_c and out_c. Every kernel below calls it (a few integer comparisons).
 void check_conv_geometry(const ConvGeometry& g);
 
+// Whether the geometry takes the pointwise path (1x1, stride 1, no padding, groups 1).
+bool conv2d_is_pointwise(const ConvGeometry& g);
+
 // Floats of scratch memory the fast kernels need for this geometry (for im2col); the caller owns it. The size
 // does not depend on the batch. 0 for the pointwise and depthwise paths (scratch may then be null).
 size_t conv2d_scratch_floats(const ConvGeometry& g);
@@ -41,17 +44,20 @@ size_t conv2d_scratch_floats(const ConvGeometry& g);
 //                                         * filter[ky,kx,i,o]
 // with g = o / (out_c / groups), C_g = in_c / groups (input outside the image reads 0). bias may be null.
 // Overwrites out.
+// packed_filter (optional, pointwise geometries only): the filter as gemm_pack_b laid it out for this product
+// (nn/packed_filters.h: FilterUse::Forward here, InputGradient for the input gradients below), read instead of
+// `filter`; the same values bit for bit.
 void conv2d_forward(float* out, const float* in, const float* filter, const float* bias, const ConvGeometry& g,
-                    float* scratch);
+                    float* scratch, const float* packed_filter = nullptr);
 // The same with the activation that follows fused into the output pass: out = clamp(conv + bias, lo, hi), e.g.
 // ReLU6 is lo = 0, hi = 6, ReLU lo = 0, hi = +inf (NaN passes, as in nn/activation.h). Same values as
 // conv2d_forward followed by the clamp, with one pass over out instead of three (the entry point for the graph
 // runner's conv + bias + activation fusion).
 void conv2d_forward_clamped(float* out, const float* in, const float* filter, const float* bias, float lo, float hi,
-                            const ConvGeometry& g, float* scratch);
+                            const ConvGeometry& g, float* scratch, const float* packed_filter = nullptr);
 // d_in += conv2d^T(d_out): the gradient with respect to the input.
 void conv2d_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                           float* scratch);
+                           float* scratch, const float* packed_filter = nullptr);
 // The same gradient written over d_in (its old contents unspecified), without a zero-fill first; with a gate
 // (laid out as d_in), only where 0 < gate < gate_hi, +0 elsewhere: the backward of the ReLU (gate_hi = inf) or
 // ReLU6 (6) whose output `gate` is and this convolution reads, fused into the one pass that writes d_in (the
@@ -61,7 +67,8 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
 // Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3 and first 3x3).
 bool conv2d_backward_input_overwrites(const ConvGeometry& g);
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate = nullptr, float gate_hi = 0, const uint8_t* gate_mask = nullptr);
+                                     const float* gate = nullptr, float gate_hi = 0, const uint8_t* gate_mask = nullptr,
+                                     const float* packed_filter = nullptr);
 // d_filter += sum over batch and positions of in-patch x d_out; d_bias (may be null) += sum of d_out.
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,
                             const ConvGeometry& g, float* scratch);

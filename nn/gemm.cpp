@@ -115,7 +115,9 @@ void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b
     if (m == 0 || n == 0) return;
     if (gemm_kernel_available())
         return gemm_kernel(out, out_stride, a.data, a.transpose ? 1 : a.stride, a.transpose ? a.stride : 1, b.data,
-                           b.stride, b.transpose, m, n, cols_of(a), epilogue);
+                           b.stride, b.packed ? GemmB::Packed : b.transpose ? GemmB::Transposed : GemmB::RowMajor, m, n,
+                           cols_of(a), epilogue);
+    if (b.packed) throw Error("gemm: a packed B needs the SIMD kernel");
     const bool acc = epilogue.accumulate;
     if (a.transpose) {
         if (b.transpose) tiled_product<true, true>(out, out_stride, a, b, acc);
@@ -125,6 +127,13 @@ void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b
         else tiled_product<false, false>(out, out_stride, a, b, acc);
     }
     apply_epilogue(out, out_stride, m, n, epilogue);
+}
+
+int64_t gemm_packed_b_floats(int64_t k, int64_t n) { return gemm_kernel_available() ? gemm_kernel_packed_b_floats(k, n) : 0; }
+
+void gemm_pack_b(float* dst, const GemmInput& b) {
+    if (!gemm_kernel_available() || b.packed) throw Error("gemm_pack_b: needs the SIMD kernel and an unpacked B");
+    gemm_kernel_pack_b(dst, b.data, b.stride, b.transpose, rows_of(b), cols_of(b));
 }
 
 void gemm(float* out, int64_t out_stride, const GemmInput& a, const GemmInput& b, bool accumulate) {

@@ -22,7 +22,15 @@ struct GemmInput {
     const float* data = nullptr;
     int64_t rows = 0, cols = 0, stride = 0;
     bool transpose = false;
+    // B only, SIMD builds only: `data` holds op(B) [rows x cols] as gemm_pack_b laid it out (stride unused).
+    bool packed = false;
 };
+
+// Floats gemm_pack_b writes for a k x n B; 0 on builds without the SIMD kernel (nothing can be packed).
+int64_t gemm_packed_b_floats(int64_t k, int64_t n);
+// op(b) (k x n) laid out as the SIMD micro-kernel reads it: column panels of the kernel's width, each k rows of
+// contiguous floats (zeros past column n), so a panel is one contiguous run instead of k rows a stride apart.
+void gemm_pack_b(float* dst, const GemmInput& b);
 
 // out (op(a).rows x op(b).cols, row stride out_stride) = op(a) x op(b), or += when accumulate. Throws Error if
 // the inner dimensions differ. Never allocates beyond Eigen's per-product packing buffers (the SIMD kernel

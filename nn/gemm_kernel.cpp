@@ -4,9 +4,10 @@
 // swept by micro-kernels of kMr rows of A. A micro-kernel keeps a kMr x kNr block of C in accumulator registers
 // (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm): per step of the inner dimension it loads two vectors of
 // one B row, broadcasts one A value per row and issues 2 kMr FMAs, enough independent chains to cover the FMA
-// latency on both pipes. Neither operand is packed: the weights come from an
-// immutable mmap and MobileNet's activations are already row-major [pixels, channels], and B's panel rows are
-// 128 contiguous bytes, so the hardware prefetchers see a few regular streams.
+// latency on both pipes. A is not packed: MobileNet's activations are already
+// row-major [pixels, channels]. B is read as stored (its panel rows are 64 or 128 contiguous bytes, one filter row
+// apart), packed per tile from a transposed B, or read from panels packed once (GemmB::Packed: a graph's 1x1
+// filters, nn/packed_filters.h), where a panel is one contiguous run that neither aliases in L1 nor needs a repack.
 // Columns beyond a multiple of the vector width use masked loads and stores; rows beyond kMr a smaller kernel.
 #include "nn/gemm_kernel.h"
 #include "nn/parallel.h"
@@ -119,7 +120,7 @@ struct Problem {
     int64_t a_row, a_col;  // A[i, p] = a[i * a_row + p * a_col]
     const float* b;
     int64_t ldb;
-    bool b_transposed;  // B[p, j] = b[j * ldb + p] instead of b[p * ldb + j]
+    GemmB b_layout;
     int64_t m, n, k;
     GemmEpilogue epilogue;
 };
@@ -182,9 +183,11 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
         const Mask mask = last_mask(cols);
         const float* b = pr.b + k0 * pr.ldb + j;
         int64_t ldb = pr.ldb;
-        if (pr.b_transposed) {
+        if (pr.b_layout == GemmB::Transposed) {
             pack_transposed_panel(panel, pr, k0, kc, j, cols);
             b = panel, ldb = kNr;
+        } else if (pr.b_layout == GemmB::Packed) {  // j is a multiple of kNr: a panel's first column
+            b = pr.b + (j / kNr) * pr.k * kNr + k0 * kNr, ldb = kNr;
         }
         MicroKernel full = pick_kernel(kMr, cols);
         int64_t i = r0;
@@ -285,7 +288,7 @@ void sparse_rows(float (*acc)[kStreamCols], const Problem& pr, int64_t p0, int64
         for (int64_t r = 0; r < pr.m; ++r) {
             const float a = pr.a[r * pr.a_row + p * pr.a_col];
             float* ar = acc[r];
-            if (pr.b_transposed) {  // B[p, c0 + j] = b[(c0 + j) ldb + p]: one value per row of the stored B
+            if (pr.b_layout == GemmB::Transposed) {  // B[p, c0 + j] = b[(c0 + j) ldb + p]: a value per stored row
                 const float* b = pr.b + c0 * pr.ldb + p;
                 for (int64_t j = 0; j < cols; ++j) ar[j] = std::fma(a, b[j * pr.ldb], ar[j]);
                 continue;
@@ -348,13 +351,29 @@ int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 bool gemm_kernel_available() { return true; }
 
+int64_t gemm_kernel_packed_b_floats(int64_t k, int64_t n) { return (n + kNr - 1) / kNr * kNr * k; }
+
+void gemm_kernel_pack_b(float* dst, const float* b, int64_t ldb, bool b_transposed, int64_t k, int64_t n) {
+    for (int64_t j = 0; j < n; j += kNr) {
+        float* panel = dst + (j / kNr) * k * kNr;
+        const int64_t cols = std::min<int64_t>(kNr, n - j);
+        if (b_transposed) pack_transposed(panel, kNr, b + j * ldb, ldb, k, cols);
+        for (int64_t p = 0; p < k; ++p) {
+            if (!b_transposed) std::copy(b + p * ldb + j, b + p * ldb + j + cols, panel + p * kNr);
+            std::fill(panel + p * kNr + cols, panel + (p + 1) * kNr, 0.0f);
+        }
+    }
+}
+
 void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
-                 bool b_transposed, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue) {
+                 GemmB b_layout, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue) {
     if (m <= 0 || n <= 0) return;
-    const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_transposed, m, n, k, epilogue};
+    const Problem pr{c, ldc, a, a_row, a_col, b, ldb, b_layout, m, n, k, epilogue};
     const int threads = region_threads(m * n * k);
-    const bool sparse = m <= kStreamRowsMax && a_is_sparse(pr);
-    if (m <= kStreamRowsMax && n > kNr && (!b_transposed || sparse)) {
+    const bool b_transposed = b_layout == GemmB::Transposed;
+    // A packed B (read in panels) takes the tiles below whatever the rows.
+    const bool sparse = m <= kStreamRowsMax && b_layout != GemmB::Packed && a_is_sparse(pr);
+    if (m <= kStreamRowsMax && n > kNr && b_layout != GemmB::Packed && (!b_transposed || sparse)) {
         // Equal chunks of whole vectors, a multiple of the thread count, each at most kStreamCols wide.
         int64_t chunks = std::max<int64_t>(threads, (n + kStreamCols - 1) / kStreamCols);
         chunks = (chunks + threads - 1) / threads * threads;
@@ -388,8 +407,10 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
 
 namespace ec {
 bool gemm_kernel_available() { return false; }
-void gemm_kernel(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, bool, int64_t, int64_t,
+void gemm_kernel(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, GemmB, int64_t, int64_t,
                  int64_t, const GemmEpilogue&) {}
+int64_t gemm_kernel_packed_b_floats(int64_t, int64_t) { return 0; }
+void gemm_kernel_pack_b(float*, const float*, int64_t, bool, int64_t, int64_t) {}
 }  // namespace ec
 
 #endif

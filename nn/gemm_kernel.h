@@ -15,7 +15,14 @@ bool gemm_kernel_available();
 // for a row-major A, (1, lda) for a transposed one (the values a micro-kernel step broadcasts are then contiguous,
 // as in in^T x d_out); B[p, j] = b[p * ldb + j], or b[j * ldb + p] when b_transposed (packed per panel). Threads (OpenMP) take tiles of c dynamically; every value is summed in the same order whatever the
 // thread count. Call only when gemm_kernel_available().
+// How B is stored: B[p, j] = b[p * ldb + j] (RowMajor), b[j * ldb + p] (Transposed), or in gemm_kernel_pack_b's
+// panels (Packed; ldb unused).
+enum class GemmB { RowMajor, Transposed, Packed };
 void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
-                 bool b_transposed, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue);
+                 GemmB b_layout, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue);
+// B [k x n] (stored as above, RowMajor or Transposed) as column panels of the micro-kernel's width kNr, each k
+// rows of kNr floats (zeros past column n): panel q at dst + q * k * kNr. gemm_kernel_packed_b_floats: its size.
+int64_t gemm_kernel_packed_b_floats(int64_t k, int64_t n);
+void gemm_kernel_pack_b(float* dst, const float* b, int64_t ldb, bool b_transposed, int64_t k, int64_t n);
 
 }  // namespace ec

@@ -60,8 +60,25 @@ struct Param {
     Shape shape;
     FloatBuffer owned;  // 64-byte aligned (nn/tensor.h): the GEMM's B operand is read in 32-byte vectors
     const float* external = nullptr;
+    // Counts the calls of mutable_data(): the graph's copies of data() in another layout (nn/packed_filters.h) are
+    // remade when it changes. Change owned values through mutable_data() only.
+    uint64_t version = 0;
     const float* data() const { return external ? external : owned.data(); }
     float* mutable_data();  // only for owned parameters (training); throws otherwise
+};
+
+// Filters laid out for the SIMD GEMM, made on first use and shared by every session of the graph
+// (nn/packed_filters.h). A copy of a graph starts with an empty cache (the copy may change its parameters); a
+// moved-from graph has none.
+struct PackedFilterCache;
+std::shared_ptr<PackedFilterCache> new_packed_filter_cache();
+struct PackedFilters {
+    std::shared_ptr<PackedFilterCache> cache = new_packed_filter_cache();
+    PackedFilters() = default;
+    PackedFilters(const PackedFilters&) {}
+    PackedFilters& operator=(const PackedFilters&) { cache = new_packed_filter_cache(); return *this; }
+    PackedFilters(PackedFilters&&) noexcept = default;
+    PackedFilters& operator=(PackedFilters&&) noexcept = default;
 };
 
 struct TensorInfo {
@@ -88,6 +105,7 @@ struct Graph {
     std::vector<Param> params;
     std::vector<int> inputs;  // tensor ids of the graph inputs
     std::shared_ptr<const void> backing;  // keeps external parameter memory alive
+    PackedFilters packed_filters;
 
     int find_tensor(const std::string& name) const;  // -1 if absent
     int tensor(const std::string& name) const;       // throws Error naming the tensor if absent

@@ -10,6 +10,7 @@ namespace ec {
 
 float* Param::mutable_data() {
     if (external) throw Error("parameter '" + name + "' is mapped read-only from a weight file and cannot be trained");
+    ++version;
     return owned.data();
 }
 

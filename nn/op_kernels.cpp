@@ -14,6 +14,7 @@
 #include "nn/op_impl.h"
 #include "nn/parallel.h"
 #include "nn/softmax.h"
+#include "nn/packed_filters.h"
 
 namespace ec::ops {
 namespace {
@@ -68,23 +69,34 @@ float* param_grad(Session& s, const Node& node, bool want_params, size_t k) {
 }
 const Tensor& dout(const Session& s, const Node& node) { return s.grads[size_t(node.output)]; }
 
+// A pointwise convolution's filter packed for `use` (nn/packed_filters.h), or null to read it as stored: for other
+// convolutions, and where the product has fewer than kPackedFilterMinRows rows (a 1 x 1 image: the kernel then
+// streams B's rows, each filter value read about once).
+constexpr int64_t kPackedFilterMinRows = 16;
+const float* packed_filter(const Graph& g, const Node& conv, const ConvGeometry& geo, FilterUse use) {
+    if (!conv2d_is_pointwise(geo) || int64_t(geo.batch) * geo.in_h * geo.in_w < kPackedFilterMinRows) return nullptr;
+    return packed_pointwise_filter(g, conv.params[0], geo.in_c, geo.out_c, use);
+}
+
 }  // namespace
 
 size_t conv2d_scratch(const Node& node, int batch) { return conv2d_scratch_floats(batched(node.conv, batch)); }
 
 void conv2d_forward(const Graph& g, Session& s, const Node& node) {
     Io v = io(s, node);
-    ec::conv2d_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]),
-                   batched(node.conv, s.batch), s.scratch.data());
+    const ConvGeometry geo = batched(node.conv, s.batch);
+    ec::conv2d_forward(v.out.ptr(), v.x.ptr(), param_data(g, node.params[0]), param_data(g, node.params[1]), geo,
+                       s.scratch.data(), packed_filter(g, node, geo, FilterUse::Forward));
 }
 void conv2d_activation_forward(const Graph& g, Session& s, const Node& conv, const Node& activation) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     if (activation.op != OpKind::Relu && activation.op != OpKind::Relu6)
         fail(activation, "cannot be fused into a convolution (only Relu and Relu6 can)");
     const float hi = activation.op == OpKind::Relu6 ? 6.0f : kInf;  // nn/activation.h: ReLU6 = clamp(x, 0, 6)
+    const ConvGeometry geo = batched(conv.conv, s.batch);
     ec::conv2d_forward_clamped(s.values[size_t(activation.output)].ptr(), s.values[size_t(conv.inputs[0])].ptr(),
-                               param_data(g, conv.params[0]), param_data(g, conv.params[1]), 0.0f, hi,
-                               batched(conv.conv, s.batch), s.scratch.data());
+                               param_data(g, conv.params[0]), param_data(g, conv.params[1]), 0.0f, hi, geo,
+                               s.scratch.data(), packed_filter(g, conv, geo, FilterUse::Forward));
 }
 void conv2d_backward_filter(Session& s, const Node& node, const ConvGeometry& geo) {
     ec::conv2d_backward_filter(param_grad(s, node, true, 0), param_grad(s, node, true, 1), dout(s, node).ptr(),
@@ -93,10 +105,12 @@ void conv2d_backward_filter(Session& s, const Node& node, const ConvGeometry& ge
 void conv2d_backward(const Graph& g, Session& s, const Node& node, const std::vector<char>& want_input, bool want_params) {
     const ConvGeometry geo = batched(node.conv, s.batch);
     const GradOut dx = input_grad_out(s, node, want_input, 0);
+    const float* filter_t = dx.ptr ? packed_filter(g, node, geo, FilterUse::InputGradient) : nullptr;
     if (dx.ptr && dx.overwrite && conv2d_backward_input_overwrites(geo))  // MobileNet's 1x1 and depthwise layers
-        conv2d_backward_input_overwrite(dx.ptr, dout(s, node).ptr(), param_data(g, node.params[0]), geo);
+        conv2d_backward_input_overwrite(dx.ptr, dout(s, node).ptr(), param_data(g, node.params[0]), geo, nullptr, 0,
+                                        nullptr, filter_t);
     else if (float* d_in = input_grad(s, node, want_input, 0))
-        conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data());
+        conv2d_backward_input(d_in, dout(s, node).ptr(), param_data(g, node.params[0]), geo, s.scratch.data(), filter_t);
     if (want_params) conv2d_backward_filter(s, node, geo);
 }
 
@@ -111,7 +125,8 @@ void conv2d_activation_backward(const Graph& g, Session& s, const Node& activati
     const uint8_t* mask = recorded_gate_mask(s, activation.output);
     conv2d_backward_input_overwrite(s.grads[size_t(activation.inputs[0])].ptr(), dout(s, conv).ptr(),
                                     param_data(g, conv.params[0]), geo,
-                                    mask ? nullptr : s.values[size_t(activation.output)].ptr(), gate_hi, mask);
+                                    mask ? nullptr : s.values[size_t(activation.output)].ptr(), gate_hi, mask,
+                                    packed_filter(g, conv, geo, FilterUse::InputGradient));
     if (want_params) conv2d_backward_filter(s, conv, geo);
 }
 
