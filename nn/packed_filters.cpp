@@ -30,7 +30,8 @@ const float* packed_pointwise_filter(const Graph& g, int param, int64_t in_c, in
     const bool transpose = use == FilterUse::InputGradient;
     const int64_t k = transpose ? out_c : in_c, n = transpose ? in_c : out_c;  // B is k x n
     const int64_t floats = gemm_packed_b_floats(k, n);
-    if (!cache || floats == 0) return nullptr;
+    // Narrow filters (n well under the panel width) would grow by the panels' zero padding: read them as stored.
+    if (!cache || floats == 0 || floats > 2 * k * n) return nullptr;
     std::lock_guard<std::mutex> lock(cache->mutex);
     std::vector<PackedFilterCache::Entry>& entries = cache->entries[transpose ? 1 : 0];
     if (entries.size() < g.params.size()) entries.resize(g.params.size());

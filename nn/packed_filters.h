@@ -25,7 +25,8 @@ enum class FilterUse {
 
 // The 1x1 filter of parameter `param` ([in_c, out_c]) packed for `use` (gemm_pack_b's layout), made on the first
 // call and again when the parameter's memory or version (Param::version) changed since. Safe to call from many
-// threads. Null on builds without the SIMD kernel and for a moved-from graph: read the filter as stored then.
+// threads. Null on builds without the SIMD kernel, for a moved-from graph, and where the panels' zero padding
+// would more than double the filter (B narrower than half a panel): read the filter as stored then.
 // Throws Error if the parameter does not hold in_c x out_c values.
 const float* packed_pointwise_filter(const Graph& g, int param, int64_t in_c, int64_t out_c, FilterUse use);
 

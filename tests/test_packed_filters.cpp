@@ -104,6 +104,10 @@ TEST_CASE("packed filters: remade after mutable_data(), fresh in a copy of the g
     CHECK(fwd != bwd);
     CHECK(packed_pointwise_filter(g, w, 24, 40, FilterUse::Forward) == fwd);  // made once
     CHECK_THROWS_AS(packed_pointwise_filter(g, w, 24, 41, FilterUse::Forward), Error);
+    // A narrow filter is read as stored: padded to a panel, [40 x 3] would grow 5x or more.
+    const int narrow = add_param(g, "narrow", {1, 1, 40, 3}, test::random_values(40 * 3, rng));
+    CHECK(packed_pointwise_filter(g, narrow, 40, 3, FilterUse::Forward) == nullptr);
+    CHECK(packed_pointwise_filter(g, narrow, 40, 3, FilterUse::InputGradient) != nullptr);  // B = [3 x 40]
 
     // The forward product reads what the parameter holds now: compare a packed product with the stored filter's.
     auto product_matches = [&](const Graph& graph) {
