@@ -27,7 +27,7 @@ namespace {
 using namespace simd;
 
 constexpr int kMr = kLanes == 16 ? 12 : 6;    // rows of a micro-tile: 2 kMr accumulators (of 32 or 16 registers)
-constexpr int kNr = 2 * kLanes;               // columns of a micro-tile: two vectors
+constexpr int kNr = kGemmPanelCols;           // columns of a micro-tile: two vectors
 constexpr int64_t kKc = 4096 / kNr;           // inner-dimension block: B panel kKc x kNr (16 KB) stays in L1
 constexpr int64_t kTileRows = 16 * kMr;       // A block of a tile: kTileRows x kKc floats (96 KB), L2-resident
 // Each tile packs its own panels of a transposed B: such tiles take 4x the rows (14 x 14 layers pack once, not 3x).
@@ -124,39 +124,6 @@ struct Problem {
     int64_t m, n, k;
     GemmEpilogue epilogue;
 };
-
-// dst[p * dst_stride + j] = src[j * ld + p] for p, j < 8: one 8 x 8 block transposed in registers (AVX, which
-// the AVX-512 builds have too).
-void transpose_8x8(float* dst, int64_t dst_stride, const float* src, int64_t ld) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // rows i, i+1 interleaved, columns 0-1 and 4-5
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // columns 2-3 and 6-7
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int h = 0; h < 2; ++h) {  // four rows' values of columns (2h, 2h+1) and (2h+4, 2h+5)
-            r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-            r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        }
-    for (int c = 0; c < 4; ++c) {  // column c from the low halves, column c + 4 from the high halves
-        _mm256_storeu_ps(dst + c * dst_stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
-        _mm256_storeu_ps(dst + (c + 4) * dst_stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
-    }
-}
-
-// dst[p * dst_stride + j] = src[j * ld + p] for p < rows, j < cols: B's columns j (stored as rows of a
-// transposed B) laid out as the rows the kernels load, in 8 x 8 blocks with scalar edges.
-void pack_transposed(float* dst, int64_t dst_stride, const float* src, int64_t ld, int64_t rows, int64_t cols) {
-    const int64_t rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
-    for (int64_t j = 0; j < cols8; j += 8) {
-        for (int64_t p = 0; p < rows8; p += 8) transpose_8x8(dst + p * dst_stride + j, dst_stride, src + j * ld + p, ld);
-        for (int64_t p = rows8; p < rows; ++p)
-            for (int64_t jj = j; jj < j + 8; ++jj) dst[p * dst_stride + jj] = src[jj * ld + p];
-    }
-    for (int64_t j = cols8; j < cols; ++j)
-        for (int64_t p = 0; p < rows; ++p) dst[p * dst_stride + j] = src[j * ld + p];
-}
 
 // A transposed B's panel B[k0 .. k0 + kc, j .. j + cols) copied into the row-major kc x kNr layout the
 // micro-kernel loads (16 KB per tile and inner block, reused by every row micro-tile of the tile).
@@ -351,20 +318,6 @@ int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 bool gemm_kernel_available() { return true; }
 
-int64_t gemm_kernel_packed_b_floats(int64_t k, int64_t n) { return (n + kNr - 1) / kNr * kNr * k; }
-
-void gemm_kernel_pack_b(float* dst, const float* b, int64_t ldb, bool b_transposed, int64_t k, int64_t n) {
-    for (int64_t j = 0; j < n; j += kNr) {
-        float* panel = dst + (j / kNr) * k * kNr;
-        const int64_t cols = std::min<int64_t>(kNr, n - j);
-        if (b_transposed) pack_transposed(panel, kNr, b + j * ldb, ldb, k, cols);
-        for (int64_t p = 0; p < k; ++p) {
-            if (!b_transposed) std::copy(b + p * ldb + j, b + p * ldb + j + cols, panel + p * kNr);
-            std::fill(panel + p * kNr + cols, panel + (p + 1) * kNr, 0.0f);
-        }
-    }
-}
-
 void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a_col, const float* b, int64_t ldb,
                  GemmB b_layout, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue) {
     if (m <= 0 || n <= 0) return;
@@ -409,8 +362,6 @@ namespace ec {
 bool gemm_kernel_available() { return false; }
 void gemm_kernel(float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, GemmB, int64_t, int64_t,
                  int64_t, const GemmEpilogue&) {}
-int64_t gemm_kernel_packed_b_floats(int64_t, int64_t) { return 0; }
-void gemm_kernel_pack_b(float*, const float*, int64_t, bool, int64_t, int64_t) {}
 }  // namespace ec
 
 #endif

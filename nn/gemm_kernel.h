@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "nn/gemm.h"
+#include "nn/simd.h"
 
 namespace ec {
 
@@ -22,7 +23,16 @@ void gemm_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t a
                  GemmB b_layout, int64_t m, int64_t n, int64_t k, const GemmEpilogue& epilogue);
 // B [k x n] (stored as above, RowMajor or Transposed) as column panels of the micro-kernel's width kNr, each k
 // rows of kNr floats (zeros past column n): panel q at dst + q * k * kNr. gemm_kernel_packed_b_floats: its size.
+// (nn/gemm_pack.cpp)
 int64_t gemm_kernel_packed_b_floats(int64_t k, int64_t n);
 void gemm_kernel_pack_b(float* dst, const float* b, int64_t ldb, bool b_transposed, int64_t k, int64_t n);
+
+#ifdef EC_SIMD
+// The micro-kernel's panel width: two vectors.
+constexpr int kGemmPanelCols = 2 * simd::kLanes;
+// dst[p * dst_stride + j] = src[j * ld + p] for p < rows, j < cols: columns j of a B stored transposed (its rows)
+// laid out as the rows the micro-kernel loads (nn/gemm_pack.cpp: 8 x 8 register transposes, scalar edges).
+void pack_transposed(float* dst, int64_t dst_stride, const float* src, int64_t ld, int64_t rows, int64_t cols);
+#endif
 
 }  // namespace ec
