@@ -32,11 +32,14 @@ struct OpenBytes {
 constexpr OpenBytes kOpenBytes{};
 #endif
 
-// mask[i] = gate_open_at(y[i], hi). With AVX2 and hi > 0, eight values at a time on their bits: for floats,
-// 0 < y < hi is 0 < bits(y) < bits(hi) as unsigned integers (negative floats, -0, NaN and values >= hi all fall
-// outside), i.e. bits(y) + 0x7FFFFFFF < bits(hi) + 0x7FFFFFFF as signed ones: one add and one compare, then the
-// eight compare bits index kOpenBytes. 1.4x the compiler's vectorised loop (two float compares, packs and
-// permutes) on 112 x 112 x 96 values.
+// mask[i] = gate_open_at(y[i], hi). With AVX2 and hi > 0, on the values' bits: for floats, 0 < y < hi is
+// 0 < bits(y) < bits(hi) as unsigned integers (negative floats, -0, NaN and values >= hi all fall outside), i.e.
+// bits(y) + 0x7FFFFFFF < bits(hi) + 0x7FFFFFFF as signed ones: one add and one compare per eight values. 32 values
+// at a time, the four compare results are narrowed to bytes by two rounds of saturating packs (-1 stays -1) and
+// one permute, then & 1: 0.56 instructions a value; then eight at a time, the compare bits indexing kOpenBytes.
+// The byte table alone was 1.4x the compiler's vectorised loop (two float compares, packs and permutes) on
+// 112 x 112 x 96 values; the packs are 1.3x the table on a cache-resident row (96 x 112 values), as equal in
+// memory.
 void write_open(uint8_t* mask, const float* y, int64_t n, float hi) {
     int64_t i = 0;
 #if defined(__AVX2__)
@@ -45,9 +48,21 @@ void write_open(uint8_t* mask, const float* y, int64_t n, float hi) {
         std::memcpy(&hi_bits, &hi, sizeof hi_bits);
         const __m256i offset = _mm256_set1_epi32(0x7FFFFFFF);
         const __m256i limit = _mm256_set1_epi32(int32_t(uint32_t(hi_bits) + 0x7FFFFFFFu));
+        auto open_lanes = [&](int64_t at) {  // -1 where open, 0 elsewhere, for y[at .. at + 8)
+            const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + at));
+            return _mm256_cmpgt_epi32(limit, _mm256_add_epi32(bits, offset));
+        };
+        // packs_epi32 and packs_epi16 work within 128-bit halves: the bytes come out in the dword order
+        // 0 4 1 5 2 6 3 7 of the four vectors' halves; the permute puts them back in order.
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), one = _mm256_set1_epi8(1);
+        for (; i + 32 <= n; i += 32) {
+            const __m256i low = _mm256_packs_epi32(open_lanes(i), open_lanes(i + 8));
+            const __m256i high = _mm256_packs_epi32(open_lanes(i + 16), open_lanes(i + 24));
+            const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(low, high), order);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(mask + i), _mm256_and_si256(bytes, one));
+        }
         for (; i + 8 <= n; i += 8) {
-            const __m256i t = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i)), offset);
-            const int bits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(limit, t)));
+            const int bits = _mm256_movemask_ps(_mm256_castsi256_ps(open_lanes(i)));
             std::memcpy(mask + i, &kOpenBytes.of[bits], 8);
         }
     }

@@ -103,7 +103,7 @@ TEST_CASE("make_gate_mask and write_gate_mask: 0 < y < hi for every kind of floa
     const auto more = test::random_values(1000, rng, 8.0f);
     y.insert(y.end(), more.begin(), more.end());
     for (float hi : {6.0f, inf, 0.5f, denorm, 0.0f, -1.0f, nan})
-        for (size_t n : {size_t(0), size_t(7), size_t(8), size_t(17), y.size()}) {
+        for (size_t n : {size_t(0), size_t(7), size_t(8), size_t(17), size_t(32), size_t(45), size_t(71), y.size()}) {
             INFO("hi " << hi << ", n " << n);
             ByteBuffer made;
             make_gate_mask(made, y.data(), int64_t(n), hi);
