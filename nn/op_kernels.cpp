@@ -12,9 +12,9 @@
 #include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/op_impl.h"
+#include "nn/packed_filters.h"
 #include "nn/parallel.h"
 #include "nn/softmax.h"
-#include "nn/packed_filters.h"
 
 namespace ec::ops {
 namespace {
