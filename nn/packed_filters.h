@@ -8,8 +8,8 @@
 // Here each filter is packed once, for the forward as stored and for the input gradient transposed, into
 // contiguous panels (gemm_pack_b), made on first use and shared by every session of the graph. The kernel adds
 // the same products in the same order whatever B's layout: the results are the same bit for bit.
-// Measured (2 vCPU Zen 3, AVX2, MobileNetV2 batch 1): forward 1 thread -1 %, 2 threads -7 %; backward to the
-// input 1 thread -4 %, 2 threads -6 to -8 %.
+// Measured (2 vCPU Zen 3, AVX2, MobileNetV2 batch 1, one process alternating packed and unpacked runs): forward
+// 1 thread -1 to -3 %, 2 threads -4 to -7 %; backward to the input 1 thread -3 to -5 %, 2 threads -4 to -8 %.
 #pragma once
 #include <cstdint>
 
