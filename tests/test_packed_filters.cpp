@@ -27,6 +27,10 @@ TEST_CASE("gemm: a packed B gives the product of the B it was packed from, bit f
         CHECK_THROWS_AS(gemm_pack_b(nullptr, GemmInput{}), Error);
         return;
     }
+    // A B already packed cannot be packed again.
+    std::vector<float> small(16 * 16, 1.0f);
+    FloatBuffer once(size_t(gemm_packed_b_floats(16, 16)));
+    CHECK_THROWS_AS(gemm_pack_b(once.data(), GemmInput{small.data(), 16, 16, 16, false, true}), Error);
     std::mt19937 rng(5);
     struct Size { int m, n, k; };
     // Rows: one, few (the unpacked B streams rows there), one off a micro-tile, tall; columns: one vector, masked
