@@ -276,27 +276,27 @@ void gather_pixel_checked(float* dst, const OutRows& rows, const Backward& b, in
 }
 
 // G interior input pixels q..q+G-1 (q a multiple of S) on one vector of channels of one d_out row: pixel q + j
-// receives tap kx from d_out column (q + j - kx) / S where that divides. Per kx, the d_out vectors of the pixels that
-// take it are loaded once, then each of the C filter vectors of the tap is loaded once and serves all of them (at
-// S = 2, G = 4: 2 d_out and C filter loads for 2 * C FMAs; 12 accumulators + 2 + 1 of AVX2's 16 registers).
+// receives tap kx from d_out column (q + j - kx) / S where that divides. The d_out columns the group reads (at S = 2,
+// G = 4: three) are loaded once; then per input channel i and tap kx one filter vector serves every pixel that takes
+// the tap. Registers at S = 2, G = 4, C = 3: 12 accumulators + 3 columns + 1 filter vector of AVX2's 16. Each
+// accumulator still receives its taps in kx order, so the sums are the same bit for bit whatever the loop order.
 template <int C, int S, int G, bool kFull>
 inline void group_step(Vec (&acc)[G][C], const float* d, const float* tap, int64_t oc, Mask m) {
-    auto takes = [](int j, int kx) { return (j - kx + 2 * S) % S == 0; };
-    auto column = [](int j, int kx) { return (j - kx + 2 * S) / S - 2; };  // floor((j - kx) / S), relative to q / S
+    constexpr auto takes = [](int j, int kx) { return (j - kx + 2 * S) % S == 0; };
+    constexpr auto column = [](int j, int kx) { return (j - kx + 2 * S) / S - 2; };  // floor((j - kx) / S), from q / S
+    constexpr int first = column(0, 2), last = column(G - 1, 0), columns = last - first + 1;
+    Vec dv[columns];
+#pragma GCC unroll 8
+    for (int c = 0; c < columns; ++c) dv[c] = in_register(ld<kFull>(d + (first + c) * oc, m));
+#pragma GCC unroll 4
+    for (int i = 0; i < C; ++i)
 #pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx) {
-        Vec dv[G];
-#pragma GCC unroll 4
-        for (int j = 0; j < G; ++j)
-            if (takes(j, kx)) dv[j] = in_register(ld<kFull>(d + column(j, kx) * oc, m));
-#pragma GCC unroll 4
-        for (int i = 0; i < C; ++i) {
+        for (int kx = 0; kx < 3; ++kx) {
             const Vec w = in_register(ld<kFull>(tap + (kx * C + i) * oc, m));
 #pragma GCC unroll 4
             for (int j = 0; j < G; ++j)
-                if (takes(j, kx)) acc[j][i] = fma(dv[j], w, acc[j][i]);
+                if (takes(j, kx)) acc[j][i] = fma(dv[column(j, kx) - first], w, acc[j][i]);
         }
-    }
 }
 
 template <int C, int S, int G>
