@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nn/conv2d_depthwise_3x3.h"
+#include "nn/error.h"
 #include "nn/forward_plan.h"
 #include "nn/gate_mask.h"
 #include "nn/gemm.h"
@@ -229,7 +230,8 @@ void size_bands(BandBlockBackward& b, const ConvGeometry& d, int64_t cache_bytes
     const int64_t in_row = int64_t(d.in_w) * d.in_c, out_row = int64_t(d.out_w) * d.in_c;
     for (int rows = d.in_h; rows >= 1; --rows) {
         const int ring = std::min(d.out_h, (rows + 1) / d.stride_h + 2);  // the rows one band's taps reach
-        const int64_t floats = ring * out_row + rows * in_row;
+        // Without an expansion the band's rows are the result: only the ring is scratch.
+        const int64_t floats = ring * out_row + (b.expand >= 0 ? rows * in_row : 0);
         if (rows == 1 || floats * int64_t(sizeof(float)) <= cache_bytes) {
             b.band_rows = rows, b.ring_rows = ring, b.scratch_floats = floats;
             return;
@@ -267,10 +269,12 @@ void project_gradient_rows(const BackwardRun& r, int n, int r0, int r1, float* r
 }
 
 // Expanded rows [y0, y1) of image n: their gradients into `mid` (the depthwise input gradient from the ring, gated
-// by the expand activation's mask), then d(block input) (+)= mid x expand^T.
+// by the expand activation's mask), then d(block input) (+)= mid x expand^T; without an expansion, straight into
+// d(block input).
 void expand_gradient_rows(const BackwardRun& r, int n, int y0, int y1, const float* ring, float* mid) {
     const Node& dw = r.g.nodes[size_t(r.b.depthwise)];
     const float* filter = r.g.params[size_t(dw.params[0])].data();
+    if (r.b.expand < 0) mid = r.d_x + (int64_t(n) * r.d.in_h + y0) * r.in_row;
     for (int iy = y0; iy < y1; ++iy) {
         const float* rows[3];
         for (int ky = 0; ky < 3; ++ky) {
@@ -280,6 +284,7 @@ void expand_gradient_rows(const BackwardRun& r, int n, int y0, int y1, const flo
         depthwise_3x3_backward_input_row(mid + (iy - y0) * r.in_row, rows, filter,
                                          r.expand_mask + (int64_t(n) * r.d.in_h + iy) * r.in_row, r.d);
     }
+    if (r.b.expand < 0) return;
     const Node& e = r.g.nodes[size_t(r.b.expand)];
     const int64_t cin = e.conv.in_c, ce = e.conv.out_c;
     GemmEpilogue ep;
@@ -319,17 +324,19 @@ bool find_band_block_backward(const Graph& g, const Session& s, int project, con
     const int dw = producer_of(project);
     if (dw < 0 || g.nodes[size_t(dw)].op != OpKind::Conv2D || !depthwise_3x3_backward_input_applies(g.nodes[size_t(dw)].conv))
         return false;
+    if (fused_activation[size_t(dw)] < 0) return false;
+    // An expansion joins if its input gradient is formed (an activation folded into its backward would leave it
+    // unformed); producer_of is -1 for an activation of a graph input.
     const int e = producer_of(dw);
-    // The expand's input gradient must be formed (an activation folded into its backward would leave it unformed).
-    if (e < 0 || !is_pointwise(g.nodes[size_t(e)]) || fused_activation[size_t(e)] >= 0) return false;
+    const bool expand = e >= 0 && is_pointwise(g.nodes[size_t(e)]) && fused_activation[size_t(e)] < 0;
     BandBlockBackward c;
     c.project = project, c.depthwise = dw, c.depthwise_act = fused_activation[size_t(project)];
-    c.expand = e, c.expand_act = fused_activation[size_t(dw)];
+    c.expand = expand ? e : -1, c.expand_act = fused_activation[size_t(dw)];
     for (int act : {c.depthwise_act, c.expand_act})
         if (!recorded_gate_mask(s, g.nodes[size_t(act)].output)) return false;
     const ConvGeometry& d = g.nodes[size_t(dw)].conv;
     const int64_t weights = d.in_c * int64_t(9) + g.params[size_t(p.params[0])].shape.numel() +
-                            g.params[size_t(g.nodes[size_t(e)].params[0])].shape.numel();
+                            (expand ? g.params[size_t(g.nodes[size_t(e)].params[0])].shape.numel() : 0);
     if (int64_t(d.in_h) * d.in_w * d.in_c < min_activation_per_weight * weights) return false;
     size_bands(c, d, cache_bytes);
     b = c;
@@ -339,14 +346,18 @@ bool find_band_block_backward(const Graph& g, const Session& s, int project, con
 
 void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b, bool accumulate) {
     const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
-    const Node& e = g.nodes[size_t(b.expand)];
     const Node& p = g.nodes[size_t(b.project)];
+    if (b.expand < 0 && accumulate) throw Error("band_block_backward: a block without an expansion overwrites its result");
     auto mask = [&](int act) { return s.gate_masks[size_t(g.nodes[size_t(act)].output)].data(); };
-    const BackwardRun r{g, b, d, s.grads[size_t(p.output)].ptr(), s.grads[size_t(e.inputs[0])].ptr(),
+    // The result: d(expand input), or d(expand_act input) (the depthwise input's layout: in_w * in_c per row).
+    const Node* e = b.expand >= 0 ? &g.nodes[size_t(b.expand)] : nullptr;
+    const int x = e ? e->inputs[0] : g.nodes[size_t(b.expand_act)].inputs[0];
+    const BackwardRun r{g, b, d, s.grads[size_t(p.output)].ptr(), s.grads[size_t(x)].ptr(),
                         mask(b.expand_act), mask(b.depthwise_act), int64_t(d.in_w) * d.in_c,
-                        int64_t(d.out_w) * d.in_c, int64_t(d.in_w) * e.conv.in_c, int64_t(d.out_w) * p.conv.out_c,
-                        accumulate, pointwise_filter_operand(g, p, FilterUse::InputGradient),
-                        pointwise_filter_operand(g, e, FilterUse::InputGradient)};
+                        int64_t(d.out_w) * d.in_c, int64_t(d.in_w) * (e ? e->conv.in_c : d.in_c),
+                        int64_t(d.out_w) * p.conv.out_c, accumulate,
+                        pointwise_filter_operand(g, p, FilterUse::InputGradient),
+                        e ? pointwise_filter_operand(g, *e, FilterUse::InputGradient) : GemmInput{}};
     run_strips(s, d.in_h, b.band_rows, b.scratch_floats,
                [&](int n, int y0, int y1, int band, float* scratch) { run_backward_strip(r, n, y0, y1, band, scratch); });
 }

@@ -252,12 +252,13 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
             BandBlockBackward b;
             if (g.nodes[i].op != OpKind::Conv2D || fused[i] < 0 || !backward_runs(g.nodes[i], needed) ||
                 !find_band_block_backward(g, s, int(i), fused, b) || !backward_runs(g.nodes[size_t(b.depthwise)], needed) ||
-                !backward_runs(g.nodes[size_t(b.expand)], needed))
+                (b.expand >= 0 && !backward_runs(g.nodes[size_t(b.expand)], needed)))
                 continue;
             band_at[i] = int(bands.size());
             bands.push_back(b);
-            folded[size_t(b.depthwise)] = folded[size_t(b.expand)] = 1;
-            for (int act : {b.depthwise_act, b.expand_act}) unformed[size_t(g.nodes[size_t(act)].inputs[0])] = 1;
+            folded[size_t(b.depthwise)] = 1;
+            unformed[size_t(g.nodes[size_t(b.depthwise_act)].inputs[0])] = 1;
+            if (b.expand >= 0) folded[size_t(b.expand)] = 1, unformed[size_t(g.nodes[size_t(b.expand_act)].inputs[0])] = 1;
         }
     // Gradient buffers: `from` and the stop tensors (and, with keep_inner_grads, every tensor on the path) take
     // theirs now and keep them; an inner tensor takes one just before the first node that writes it runs and
@@ -295,7 +296,7 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         zero_fill_repeated_inputs(s, node, state);
         if (band_at[i] >= 0) {
             const BandBlockBackward& b = bands[size_t(band_at[i])];
-            const int x = g.nodes[size_t(b.expand)].inputs[0];
+            const int x = g.nodes[size_t(b.expand >= 0 ? b.expand : b.expand_act)].inputs[0];
             take_buffer(x);
             band_block_backward(g, s, b, state[size_t(x)] == kGradAccumulate);
             state[size_t(x)] = kGradAccumulate;

@@ -156,7 +156,9 @@ namespace {
 // One random block: [1x1 expand + ReLU/ReLU6] -> 3x3 depthwise (stride 1 or 2; SAME, VALID or lopsided explicit
 // padding) + ReLU/ReLU6 -> 1x1 project [+ ReLU6] [+ the input], on small odd shapes. Returns the block's output,
 // or -1 when the drawn geometry has no output (VALID on too small an image).
-int random_block(Graph& g, std::mt19937& rng) {
+// stem: a block without an expansion reads a 3x3 convolution's ReLU/ReLU6 (as MobileNetV2's first block reads the
+// stem's) instead of the graph input.
+int random_block(Graph& g, std::mt19937& rng, bool stem = false) {
     auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)); };
     auto param = [&](const std::string& name, const Shape& s) { return add_param(g, name, s, test::random_values(s.numel(), rng)); };
     const int h = pick({1, 2, 3, 5, 8, 11}), w = pick({1, 2, 4, 7, 9}), c = pick({1, 3, 8, 9, 17});
@@ -166,6 +168,11 @@ int random_block(Graph& g, std::mt19937& rng) {
     int t = x;
     auto act = [&](const std::string& name, int in) { return six ? relu6(g, name, in) : relu(g, name, in); };
     if (expand) t = act("expand", conv2d(g, "expand/conv", t, param("we", {1, 1, c, ce}), param("be", {ce}), {}));
+    if (stem && !expand) {
+        Conv2DOptions same;
+        same.padding.kind = Padding::Same;
+        t = act("stem", conv2d(g, "stem/conv", t, param("ws", {3, 3, c, c}), param("bs", {c}), same));
+    }
     Conv2DOptions dw;
     dw.groups = ce, dw.stride_h = dw.stride_w = stride;
     const int pad = pick({0, 1, 2});
@@ -338,6 +345,60 @@ TEST_CASE("band backward: random small geometries in one-row and whole-image ban
     CHECK(multi_band >= 60);
 }
 
+TEST_CASE("band backward without an expansion: the depthwise input gradient straight into the stem's, bit for bit") {
+#ifndef EC_SIMD
+    MESSAGE("no SIMD depthwise kernel on this build: no blocks form");
+    return;
+#endif
+    std::mt19937 rng(31);
+    int formed = 0, strided = 0, multi_band = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+        Graph g;
+        const int out = random_block(g, rng, true);
+        if (out < 0) continue;
+        const int project = project_output(g), project_node = g.tensors[size_t(project)].producer;
+        const int dw_act = g.tensors[size_t(g.nodes[size_t(project_node)].inputs[0])].producer;
+        const int dw = g.tensors[size_t(g.nodes[size_t(dw_act)].inputs[0])].producer;
+        const int stem_act = g.tensors[size_t(g.nodes[size_t(dw)].inputs[0])].producer;
+        if (g.nodes[size_t(stem_act)].name != "stem") continue;  // an expansion: the test above
+        const int stem_out = g.nodes[size_t(stem_act)].inputs[0];  // the block's result: d(stem convolution output)
+        const int x = g.inputs[0];
+        INFO("trial " << trial << ": input " << g.tensors[size_t(x)].shape.str() << ", output " << g.tensors[size_t(out)].shape.str());
+        const int64_t cache = trial % 2 ? 1 : kBandCacheBytes;
+        for (int batch : {1, 2})
+            for (int threads : {1, 2}) {
+                const Shape xs = g.tensors[size_t(x)].shape.with_batch(batch);
+                const Tensor input(xs, test::random_values(xs.numel(), rng, 2.0f));
+                const Shape os = g.tensors[size_t(out)].shape.with_batch(batch);
+                BackwardRequest req{out, Tensor(os, test::random_values(os.numel(), rng)), {x}, false, true};
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                Session s;
+                forward(g, s, plan_forward_for_backward(g, req), {&input});
+                backward(g, s, req);  // layer by layer (keep_inner_grads forms no band)
+                const std::vector<float> want = test::values_of(s.grads[size_t(stem_out)]);
+                BandBlockBackward b;
+                REQUIRE(find_band_block_backward(g, s, project_node, folded_block_activations(g, project), b, 0, cache));
+                CHECK(b.expand == -1);
+                CHECK(b.expand_act == stem_act);
+                Tensor& d = s.grads[size_t(stem_out)];
+                d.fill(std::numeric_limits<float>::quiet_NaN());  // every value overwritten
+                band_block_backward(g, s, b, false);
+                CHECK(test::values_of(d) == want);
+                CHECK_THROWS_AS(band_block_backward(g, s, b, true), Error);  // it has nothing to add to
+                omp_set_num_threads(before);
+                if (batch == 1 && threads == 1) {
+                    formed += 1, strided += g.nodes[size_t(dw)].conv.stride_h == 2;
+                    multi_band += b.band_rows < g.nodes[size_t(dw)].conv.in_h;
+                }
+            }
+    }
+    INFO(formed << " blocks, " << strided << " strided, " << multi_band << " in several bands");
+    CHECK(formed >= 60);
+    CHECK(strided >= 20);
+    CHECK(multi_band >= 20);
+}
+
 TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input gradient bit for bit as layers" * test::needs_shared()) {
 #ifndef EC_SIMD
     MESSAGE("no SIMD depthwise kernel on this build: no blocks form (the layer-by-layer backward is tested elsewhere)");
@@ -348,10 +409,15 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
     const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
     Tensor x2(x.shape.with_batch(2));
     for (int n = 0; n < 2; ++n) std::copy(x.data.begin(), x.data.end(), x2.data.begin() + n * x.numel());
-    int banded_node = -1;  // the second block's depthwise convolution: 112 x 112 x 96, stride 2
-    for (size_t i = 0; i < g.nodes.size(); ++i)
+    // The first block's depthwise convolution (no expansion: it reads the stem's ReLU6) and the second's
+    // (112 x 112 x 96, stride 2).
+    int banded_node = -1, first_block = -1;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
         if (g.nodes[i].name == "MobilenetV2/expanded_conv_1/depthwise/Relu6/pre_activation") banded_node = int(i);
+        if (g.nodes[i].name == "MobilenetV2/expanded_conv/depthwise/Relu6/pre_activation") first_block = int(i);
+    }
     REQUIRE(banded_node >= 0);
+    REQUIRE(first_block >= 0);
     for (const Tensor* input : {&x, static_cast<const Tensor*>(&x2)})
         for (int threads : {1, 2}) {
             INFO("batch " << input->shape[0] << ", threads " << threads);
@@ -370,7 +436,9 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
             omp_set_num_threads(before);
             CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
             CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
-            CHECK(a.node_backward_ms[size_t(banded_node)] == 0.0);  // its work ran inside the block's project node
-            CHECK(a.grads[size_t(g.nodes[size_t(banded_node)].output)].data.empty());  // never formed
+            for (int node : {banded_node, first_block}) {
+                CHECK(a.node_backward_ms[size_t(node)] == 0.0);  // its work ran inside the block's project node
+                CHECK(a.grads[size_t(g.nodes[size_t(node)].output)].data.empty());  // never formed
+            }
         }
 }
