@@ -442,3 +442,37 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
             }
         }
 }
+
+TEST_CASE("band backward on MobileNetV1: pairs without an expansion run banded; the input gradient bit for bit as layers" * test::needs_shared()) {
+#ifndef EC_SIMD
+    MESSAGE("no SIMD depthwise kernel on this build: no blocks form");
+    return;
+#endif
+    // MobileNetV1's depthwise + pointwise pairs read the previous pointwise convolution's ReLU6: no expansion of
+    // their own (that convolution has its input's activation folded into its backward), so where the activations
+    // outweigh the weights they band as MobileNetV2's first block does.
+    const Model& m = test::imported_model("mobilenet_v1_0.75_192_quant");
+    const Graph& g = m.graph;
+    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v1_0.75_192_quant/cat/input.npy"));
+    for (int threads : {1, 2}) {
+        INFO("threads " << threads);
+        BackwardRequest banded{m.logits, one_hot_seed(g.tensors[size_t(m.logits)].shape, {1}), {g.inputs[0]}};
+        BackwardRequest layers = banded;
+        layers.keep_inner_grads = true;
+        const int before = omp_get_max_threads();
+        omp_set_num_threads(threads);
+        Session a, b;
+        forward(g, a, plan_forward_for_backward(g, banded), {&x});
+        a.node_backward_ms.assign(g.nodes.size(), 0.0);
+        backward(g, a, banded);
+        forward(g, b, plan_forward_for_backward(g, layers), {&x});
+        backward(g, b, layers);
+        omp_set_num_threads(before);
+        CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
+        CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
+        int banded_depthwise = 0;  // depthwise convolutions whose backward ran inside their pair's pointwise node
+        for (size_t i = 0; i < g.nodes.size(); ++i)
+            if (g.nodes[i].op == OpKind::Conv2D && g.nodes[i].conv.groups > 1 && a.node_backward_ms[i] == 0.0) ++banded_depthwise;
+        CHECK(banded_depthwise >= 2);
+    }
+}
