@@ -399,6 +399,33 @@ TEST_CASE("band backward without an expansion: the depthwise input gradient stra
     CHECK(multi_band >= 20);
 }
 
+namespace {
+
+// The input gradient of `classes` (one per image) banded and layer by layer (keep_inner_grads forms no band) on
+// `threads`: checks the two are the same bit for bit and not all zero; returns the banded session (its node times
+// recorded, so a node whose backward ran inside a block reads 0).
+Session banded_against_layers(const Model& m, const Tensor& input, const std::vector<int>& classes, int threads) {
+    const Graph& g = m.graph;
+    BackwardRequest banded{m.logits, one_hot_seed(g.tensors[size_t(m.logits)].shape.with_batch(input.shape[0]), classes),
+                           {g.inputs[0]}};
+    BackwardRequest layers = banded;
+    layers.keep_inner_grads = true;
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Session a, b;
+    forward(g, a, plan_forward_for_backward(g, banded), {&input});
+    a.node_backward_ms.assign(g.nodes.size(), 0.0);
+    backward(g, a, banded);
+    forward(g, b, plan_forward_for_backward(g, layers), {&input});
+    backward(g, b, layers);
+    omp_set_num_threads(before);
+    CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
+    CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
+    return a;
+}
+
+}  // namespace
+
 TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input gradient bit for bit as layers" * test::needs_shared()) {
 #ifndef EC_SIMD
     MESSAGE("no SIMD depthwise kernel on this build: no blocks form (the layer-by-layer backward is tested elsewhere)");
@@ -421,21 +448,7 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
     for (const Tensor* input : {&x, static_cast<const Tensor*>(&x2)})
         for (int threads : {1, 2}) {
             INFO("batch " << input->shape[0] << ", threads " << threads);
-            const std::vector<int> top(size_t(input->shape[0]), 1);
-            BackwardRequest banded{m.logits, one_hot_seed(g.tensors[size_t(m.logits)].shape.with_batch(input->shape[0]), top), {g.inputs[0]}};
-            BackwardRequest layers = banded;
-            layers.keep_inner_grads = true;
-            const int before = omp_get_max_threads();
-            omp_set_num_threads(threads);
-            Session a, b;
-            forward(g, a, plan_forward_for_backward(g, banded), {input});
-            a.node_backward_ms.assign(g.nodes.size(), 0.0);
-            backward(g, a, banded);
-            forward(g, b, plan_forward_for_backward(g, layers), {input});
-            backward(g, b, layers);
-            omp_set_num_threads(before);
-            CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
-            CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
+            const Session a = banded_against_layers(m, *input, std::vector<int>(size_t(input->shape[0]), 1), threads);
             for (int node : {banded_node, first_block}) {
                 CHECK(a.node_backward_ms[size_t(node)] == 0.0);  // its work ran inside the block's project node
                 CHECK(a.grads[size_t(g.nodes[size_t(node)].output)].data.empty());  // never formed
@@ -456,20 +469,7 @@ TEST_CASE("band backward on MobileNetV1: pairs without an expansion run banded; 
     const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v1_0.75_192_quant/cat/input.npy"));
     for (int threads : {1, 2}) {
         INFO("threads " << threads);
-        BackwardRequest banded{m.logits, one_hot_seed(g.tensors[size_t(m.logits)].shape, {1}), {g.inputs[0]}};
-        BackwardRequest layers = banded;
-        layers.keep_inner_grads = true;
-        const int before = omp_get_max_threads();
-        omp_set_num_threads(threads);
-        Session a, b;
-        forward(g, a, plan_forward_for_backward(g, banded), {&x});
-        a.node_backward_ms.assign(g.nodes.size(), 0.0);
-        backward(g, a, banded);
-        forward(g, b, plan_forward_for_backward(g, layers), {&x});
-        backward(g, b, layers);
-        omp_set_num_threads(before);
-        CHECK(test::values_of(a.grads[size_t(g.inputs[0])]) == test::values_of(b.grads[size_t(g.inputs[0])]));
-        CHECK(test::max_abs(a.grads[size_t(g.inputs[0])].ptr(), a.grads[size_t(g.inputs[0])].numel()) > 0);
+        const Session a = banded_against_layers(m, x, {1}, threads);
         int banded_depthwise = 0;  // depthwise convolutions whose backward ran inside their pair's pointwise node
         for (size_t i = 0; i < g.nodes.size(); ++i)
             if (g.nodes[i].op == OpKind::Conv2D && g.nodes[i].conv.groups > 1 && a.node_backward_ms[i] == 0.0) ++banded_depthwise;
