@@ -331,7 +331,7 @@ TEST_CASE("gate masks: only of ReLU/ReLU6 outputs; a masked plan runs its batch 
 TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activation fused equals the unfused one" *
           test::needs_shared()) {
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     Session s;
     forward(m.graph, s, {&x});
     const int cls = top_k(s.values[size_t(m.logits)], 0, 1)[0];
@@ -353,7 +353,7 @@ TEST_CASE("backward fusion on MobileNetV2: the input gradient with every activat
 TEST_CASE("gate masks on MobileNetV2: the input gradient after a masked forward equals the kept-values one" *
           test::needs_shared()) {
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     Session full, lean;
     forward(m.graph, full, {&x});
     const int cls = top_k(full.values[size_t(m.logits)], 0, 1)[0];

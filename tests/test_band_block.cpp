@@ -132,7 +132,7 @@ TEST_CASE("band blocks on MobileNetV2: the early blocks form; logits bit for bit
     INFO(names);
     CHECK(plan.blocks.size() >= 4);  // at least the 112 x 112 and 56 x 56 blocks, where the activations are MBs
     CHECK(plan.blocks.size() <= 12);
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     Tensor x3(x.shape.with_batch(3)), x4(x.shape.with_batch(4));
     for (int n = 0; n < 3; ++n) std::copy(x.data.begin(), x.data.end(), x3.data.begin() + n * x.numel());
     for (int n = 0; n < 4; ++n) std::copy(x.data.begin(), x.data.end(), x4.data.begin() + n * x.numel());
@@ -433,7 +433,7 @@ TEST_CASE("band backward on MobileNetV2: the early blocks run banded; the input 
 #endif
     const Model& m = test::imported_model("mobilenet_v2_1.0_224_quant");
     const Graph& g = m.graph;
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     Tensor x2(x.shape.with_batch(2));
     for (int n = 0; n < 2; ++n) std::copy(x.data.begin(), x.data.end(), x2.data.begin() + n * x.numel());
     // The first block's depthwise convolution (no expansion: it reads the stem's ReLU6) and the second's
@@ -466,7 +466,7 @@ TEST_CASE("band backward on MobileNetV1: pairs without an expansion run banded; 
     // outweigh the weights they band as MobileNetV2's first block does.
     const Model& m = test::imported_model("mobilenet_v1_0.75_192_quant");
     const Graph& g = m.graph;
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v1_0.75_192_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v1_0.75_192_quant");
     for (int threads : {1, 2}) {
         INFO("threads " << threads);
         const Session a = banded_against_layers(m, x, {1}, threads);

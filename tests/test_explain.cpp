@@ -186,7 +186,7 @@ TEST_CASE("explain: the default layer is the last non-negative map before global
 
 TEST_CASE("explain: Feature Entropy-CAM is the same map for two classes; Grad-CAM is not" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
-    Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/pets/input.npy"));
+    Tensor input = test::reference_input("mobilenet_v2_1.0_224_quant", "pets");
     ExplainOptions opt;
     opt.target = default_cam_target(model.graph, model.logits);
     opt.methods = {CamMethod::GradCam, CamMethod::FeatEntropyCam};
@@ -199,8 +199,8 @@ TEST_CASE("explain: Feature Entropy-CAM is the same map for two classes; Grad-CA
 
 TEST_CASE("explain: a batch explains each row with its own class, as separate runs would" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
-    Tensor a = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
-    Tensor b = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/n01443537_goldfish/input.npy"));
+    Tensor a = test::reference_input("mobilenet_v2_1.0_224_quant");
+    Tensor b = test::reference_input("mobilenet_v2_1.0_224_quant", "n01443537_goldfish");
     Tensor both(a.shape.with_batch(2));
     std::copy(a.data.begin(), a.data.end(), both.data.begin());
     std::copy(b.data.begin(), b.data.end(), both.data.begin() + a.numel());
@@ -218,7 +218,7 @@ TEST_CASE("explain: repeated on one session, it makes no buffer after the first 
     // Values and gradients share the session's spare buffers (nn/forward_plan.h); a gradient the last backward
     // left goes back at the next forward, so every run repeats the first one's choices.
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     ExplainOptions opt;
     opt.target = default_cam_target(model.graph, model.logits);
     Session s;
@@ -233,7 +233,7 @@ TEST_CASE("explain: repeated on one session, it makes no buffer after the first 
 
 TEST_CASE("explain: bad targets and classes are refused with the name of the problem" * ec::test::needs_shared()) {
     const Model& model = reference_model("mobilenet_v2_1.0_224_quant");
-    Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    Tensor input = test::reference_input("mobilenet_v2_1.0_224_quant");
     Session s;
     ExplainOptions opt;
     opt.target = model.logits;  // 2-D

@@ -328,7 +328,7 @@ TEST_CASE("forward plan: MobileNetV2 fused plan + backward to the input gives th
     const auto count = std::count_if(plan.fused.begin(), plan.fused.end(), [](int a) { return a >= 0; });
     INFO(count << " conv + ReLU6 pairs fused");
     CHECK(count == 35);  // MobileNetV2: every conv + ReLU6 pair
-    const Tensor x = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor x = test::reference_input("mobilenet_v2_1.0_224_quant");
     Session a, b;
     forward(m.graph, a, plan, {&x});
     forward(m.graph, b, {&x});  // every value, nothing fused

@@ -115,7 +115,7 @@ TEST_CASE("ecw: convert, write, mmap-load and run gives exactly the imported gra
 
         // Same graph and same parameter bytes imply the same outputs; run one model (the default) to show it.
         if (std::string(name) != "mobilenet_v2_1.0_224_quant") continue;
-        const Tensor input = read_npy_tensor(test::shared_path(std::string("reference/") + name + "/cat/input.npy"));
+        const Tensor input = test::reference_input(name);
         Session a, b;
         forward(imported.graph, a, {&input});
         forward(loaded.graph, b, {&input});
@@ -159,7 +159,7 @@ TEST_CASE("ecw: random byte flips in the header and graph section load a valid g
     const std::string& file = v2_file();
     const uint64_t graph_end = 64 + header_u64(file, 32);
     std::mt19937 rng(1234);
-    const Tensor input = read_npy_tensor(test::shared_path("reference/mobilenet_v2_1.0_224_quant/cat/input.npy"));
+    const Tensor input = test::reference_input("mobilenet_v2_1.0_224_quant");
     const int kTrials = 2000;
     int loaded = 0, refused = 0, ran = 0;
     test::AlignedBytes a(file);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "io/npy.h"
 #include "nn/file_util.h"
 #include "tests/reference_data.h"
 #include "weights/model.h"
@@ -30,6 +31,11 @@ inline const Model& imported_model(const std::string& name) {
     auto& slot = cache[name];
     if (!slot) slot = std::make_unique<Model>(import_tflite(model_tflite(name), labels_path()));
     return *slot;
+}
+
+// The reference's preprocessed input of `image` for `model` (reference/<model>/<image>/input.npy).
+inline Tensor reference_input(const std::string& model, const std::string& image = "cat") {
+    return read_npy_tensor(shared_path("reference/" + model + "/" + image + "/input.npy"));
 }
 
 // The logit indices of meta.json's "top5" list, best first.
