@@ -1,5 +1,5 @@
 // `entropycam bench` (cli/cmd_bench.cpp on cam/pass_timing.h): the JSON keys the issue names, figures that are
-// positive and ordered as the passes nest, and usage errors. No timing is asserted beyond that: speed figures
+// positive, each minimum at most its median, and usage errors. No timing is compared with another: speed figures
 // come from the benchmark, never from tests.
 #include <map>
 #include <sstream>
@@ -40,7 +40,7 @@ TEST_CASE("summarize_times: median of odd and even counts, minimum; an empty lis
     CHECK_THROWS_AS(summarize_times({}), Error);
 }
 
-TEST_CASE("bench: --json has every key, positive figures, and the passes nest" * ec::test::needs_shared()) {
+TEST_CASE("bench: --json has every key, positive figures, each minimum at most its median" * ec::test::needs_shared()) {
     const std::string model = test::model_tflite("mobilenet_v1_0.75_192_quant");
     test::CliResult r = test::run_cli("bench --json --iters 2 --batch 2 --threads 1 --model '" + model + "'");
     REQUIRE(r.exit_code == 0);
@@ -55,11 +55,15 @@ TEST_CASE("bench: --json has every key, positive figures, and the passes nest" *
     CHECK(v.at("batch") == 2);
     CHECK(v.at("threads") == 1);
     CHECK(v.at("gflops") > 0);
-    // The roof: no forward reaches the measured FMA peak (0 only on builds without the SIMD kernels).
+    // The roof: measured on builds with the SIMD kernels, 0 without them. How close the forward comes to it is a
+    // timing, and timings are compared in bench/, never here: two timings taken apart on a shared machine can
+    // land in either order.
     REQUIRE(v.count("peak_gflops") == 1);
-    if (v.at("peak_gflops") > 0) CHECK(v.at("gflops") < v.at("peak_gflops"));
-    // A backward run includes its forward: its minimum cannot be below the forward's minimum by more than noise.
-    CHECK(v.at("backward_input_ms_min") > 0.5 * v.at("forward_ms_min"));
+#ifdef EC_SIMD
+    CHECK(v.at("peak_gflops") > 0);
+#else
+    CHECK(v.at("peak_gflops") == 0);
+#endif
 }
 
 TEST_CASE("bench --ops: every node of the forward once, slowest first, shares summing to 1, backward times" * ec::test::needs_shared()) {
@@ -94,14 +98,16 @@ TEST_CASE("bench --ops: every node of the forward once, slowest first, shares su
     CHECK(macs == want);
 }
 
-TEST_CASE("fma_peak_gflops: positive with the SIMD kernels, and more threads are not slower than one by half") {
-    const double one = fma_peak_gflops(1, 0.02);
+TEST_CASE("fma_peak_gflops: positive on any thread count with the SIMD kernels, 0 without them") {
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        const double peak = fma_peak_gflops(threads, 0.02);
 #ifdef EC_SIMD
-    CHECK(one > 1.0);  // any AVX2 core does tens of GFLOP/s
-    CHECK(fma_peak_gflops(2, 0.02) > 0.5 * one);
+        CHECK(peak > 0);
 #else
-    CHECK(one == 0);
+        CHECK(peak == 0);
 #endif
+    }
 }
 
 TEST_CASE("bench: bad flags are usage errors (exit 2, one line)") {
