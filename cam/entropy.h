@@ -35,7 +35,9 @@ double entropy_hist(const float* x, int64_t n, int bins);
 double entropy(const float* x, int64_t n, const EntropyOptions& options);
 
 // H of every channel of a channels-last map (positions x channels floats, element (i, k) at
-// x[i * channels + k]): the channel weights of the entropy CAMs. Throws Error if positions < 1 or channels < 1.
+// x[i * channels + k]): the channel weights of the entropy CAMs. The spatial estimator runs eight channels at a
+// time with each logarithm split into an exact exponent and a float mantissa logarithm: within 4 float ulp of
+// entropy_spatial on the gathered channel. Throws Error if positions < 1 or channels < 1.
 std::vector<float> entropy_per_channel(const float* x, int64_t positions, int channels, const EntropyOptions& options);
 
 // "spatial" / "hist"; parse throws Error listing the valid names.
