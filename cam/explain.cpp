@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+
+#include "nn/parallel.h"
 
 namespace ec {
 
@@ -28,14 +31,40 @@ bool is_global_pool(const Graph& g, const Node& node) {
     return node.op == OpKind::AvgPool && out.rank == 4 && out.h() == 1 && out.w() == 1;
 }
 
-// Every method's CAM of batch row i at tensor `target` (its gradient in s.grads when need_gradient).
-std::vector<CamResult> cams_at(const Session& s, int target, int i, const std::vector<CamMethod>& methods,
-                               bool need_gradient, const CamOptions& cam) {
-    const FeatureMapView a = image_view(s.values[size_t(target)], i);
-    const FeatureMapView grad = need_gradient ? image_view(s.grads[size_t(target)], i) : FeatureMapView{};
-    std::vector<CamResult> out;
-    for (CamMethod m : methods) out.push_back(compute_cam(m, a, grad, cam));
-    return out;
+// One CAM of explain_after_forward: method `method` of batch row `row` at `target`, written to `out`.
+struct CamTask {
+    int row, target;
+    CamMethod method;
+    CamResult* out;
+};
+
+// Runs the tasks, independent of each other, spread over the threads: one CAM of a 7 x 7 x 960 map is some 50 k
+// values, too short to split well by itself, and the two entropy CAMs take most of the time. A method that runs
+// the network itself (Score-CAM) runs afterwards, where its forward passes get every thread. The first error in
+// task order is thrown, as a serial loop would.
+void run_cam_tasks(const Session& s, const std::vector<CamTask>& tasks, bool need_gradient,
+                   const std::vector<CamOptions>& cam_of_row) {
+    auto run = [&](const CamTask& t) {
+        const FeatureMapView a = image_view(s.values[size_t(t.target)], t.row);
+        const FeatureMapView grad = need_gradient ? image_view(s.grads[size_t(t.target)], t.row) : FeatureMapView{};
+        *t.out = compute_cam(t.method, a, grad, cam_of_row[size_t(t.row)]);
+    };
+    std::vector<std::exception_ptr> errors(tasks.size());
+    int64_t work = 0;
+    for (const CamTask& t : tasks) work += s.values[size_t(t.target)].numel() / s.values[size_t(t.target)].shape[0];
+#pragma omp parallel for schedule(dynamic, 1) if (tasks.size() > 1 && work >= kParallelMin)
+    for (size_t k = 0; k < tasks.size(); ++k) {
+        if (cam_method_needs_forward_passes(tasks[k].method)) continue;
+        try {
+            run(tasks[k]);
+        } catch (...) {
+            errors[k] = std::current_exception();
+        }
+    }
+    for (size_t k = 0; k < tasks.size(); ++k) {
+        if (errors[k]) std::rethrow_exception(errors[k]);
+        if (cam_method_needs_forward_passes(tasks[k].method)) run(tasks[k]);
+    }
 }
 
 }  // namespace
@@ -117,13 +146,20 @@ std::vector<ImageExplanation> explain_after_forward(const Graph& g, Session& s, 
         req.stop_at.insert(req.stop_at.end(), options.more_targets.begin(), options.more_targets.end());
         backward(g, s, req);
     }
+    std::vector<CamOptions> cam_of_row(static_cast<size_t>(n), options.cam);
+    std::vector<CamTask> tasks;
     for (int i = 0; i < n; ++i) {
-        CamOptions cam = options.cam;
-        if (options.class_scores_for) cam.class_scores = options.class_scores_for(cls[i]);
+        if (options.class_scores_for) cam_of_row[size_t(i)].class_scores = options.class_scores_for(cls[i]);
         if (need_gradient) result[i].gradient_constant = gradient_is_spatially_constant(image_view(s.grads[options.target], i));
-        result[i].results = cams_at(s, options.target, i, methods, need_gradient, cam);
-        for (int t : options.more_targets) result[i].more_results.push_back(cams_at(s, t, i, methods, need_gradient, cam));
+        result[i].results.resize(methods.size());
+        result[i].more_results.assign(options.more_targets.size(), std::vector<CamResult>(methods.size()));
+        for (size_t m = 0; m < methods.size(); ++m) {
+            tasks.push_back({i, options.target, methods[m], &result[i].results[m]});
+            for (size_t t = 0; t < options.more_targets.size(); ++t)
+                tasks.push_back({i, options.more_targets[t], methods[m], &result[i].more_results[t][m]});
+        }
     }
+    run_cam_tasks(s, tasks, need_gradient, cam_of_row);
     return result;
 }
 

@@ -1,5 +1,7 @@
 // The explain pipeline end to end on the real models: from the reference's input.npy, one forward and one
 // backward to each reference layer, every method's weights and maps, against ../shared/reference.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -212,6 +214,66 @@ TEST_CASE("explain: a batch explains each row with its own class, as separate ru
     CHECK(batch[1].cls == one.cls);
     for (size_t m = 0; m < one.results.size(); ++m)
         compare(std::string("batch row 1 ") + cam_method_name(one.methods[m]), batch[1].results[m].raw.values, one.results[m].raw.values, 1e-5f);
+}
+
+TEST_CASE("explain: the CAMs, run as tasks over the threads, equal the one-thread ones for every row, layer and method" *
+          ec::test::needs_shared()) {
+    // explain_after_forward spreads rows x targets x methods over the threads; each CAM is computed as on one
+    // thread, so the maps and weights are the same bit for bit, in method order.
+    const std::string name = "mobilenet_v2_1.0_224_quant";
+    const Model& model = reference_model(name);
+    const Tensor a = test::reference_input(name), b = test::reference_input(name, "n01443537_goldfish");
+    Tensor both(a.shape.with_batch(2));
+    std::copy(a.data.begin(), a.data.end(), both.data.begin());
+    std::copy(b.data.begin(), b.data.end(), both.data.begin() + a.numel());
+    ExplainOptions opt;
+    opt.target = default_cam_target(model.graph, model.logits);
+    opt.more_targets = {model.graph.find_tensor(test::reference_meta(name + "/cat", "layer3"))};
+    REQUIRE(opt.more_targets[0] >= 0);
+    opt.methods = {CamMethod::GradCam,        CamMethod::HiResCam, CamMethod::RespondCam, CamMethod::GradEntropyCam,
+                   CamMethod::FeatEntropyCam, CamMethod::LayerCam, CamMethod::EigenCam};
+    const int before = omp_get_max_threads();
+    std::vector<std::vector<ImageExplanation>> runs;
+    Session sessions[2];
+    for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        runs.push_back(explain(model.graph, sessions[threads - 1], model.logits, both, {-1, 7}, opt));
+    }
+    omp_set_num_threads(before);
+    auto same = [](const std::vector<CamResult>& x, const std::vector<CamResult>& y) {
+        REQUIRE(x.size() == y.size());
+        for (size_t m = 0; m < x.size(); ++m) {
+            CAPTURE(m);
+            CHECK(x[m].raw.values == y[m].raw.values);
+            CHECK(x[m].weights == y[m].weights);
+        }
+    };
+    for (size_t i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        const ImageExplanation &one = runs[0][i], &two = runs[1][i];
+        CHECK(one.cls == two.cls);
+        CHECK(one.results.size() == opt.methods.size());
+        same(one.results, two.results);
+        REQUIRE(one.more_results.size() == 1);
+        same(one.more_results[0], two.more_results[0]);
+        // Each slot holds its own row's, layer's and method's CAM, as compute_cam gives it from the session.
+        for (size_t m = 0; m < opt.methods.size(); ++m) {
+            CAPTURE(m);
+            for (int t : {opt.target, opt.more_targets[0]}) {
+                const Session& s = sessions[1];
+                const CamResult want = compute_cam(opt.methods[m], image_view(s.values[size_t(t)], int(i)),
+                                                   image_view(s.grads[size_t(t)], int(i)), opt.cam);
+                const CamResult& got = t == opt.target ? two.results[m] : two.more_results[0][m];
+                CHECK(got.raw.values == want.raw.values);
+                CHECK(got.weights == want.weights);
+            }
+        }
+    }
+    CHECK(runs[0][1].cls == 7);
+    // Score-CAM runs after the others (it runs the network); without its class-score function it is an error.
+    opt.methods = {CamMethod::GradCam, CamMethod::ScoreCam};
+    Session s;
+    test::check_error_contains([&] { explain(model.graph, s, model.logits, a, {-1}, opt); }, "scorecam");
 }
 
 TEST_CASE("explain: repeated on one session, it makes no buffer after the first run" * ec::test::needs_shared()) {
