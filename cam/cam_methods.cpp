@@ -1,5 +1,7 @@
 #include "cam/cam_methods.h"
 
+#include <algorithm>
+
 #include "nn/parallel.h"
 
 namespace ec {
@@ -206,22 +208,27 @@ bool gradient_is_spatially_constant(const FeatureMapView& grad, double rel_tol) 
     require_valid_activation("gradient_is_spatially_constant", grad);
     const int64_t z = grad.spatial();
     const double inv_z = 1.0 / double(z);  // a multiply per value, not a division (explain runs this every image)
-    std::vector<double> mean(size_t(grad.channels), 0.0), mean_sq(size_t(grad.channels), 0.0);
-    for (int64_t i = 0; i < z; ++i)
-        for (int k = 0; k < grad.channels; ++k) {
-            double g = grad.data[i * grad.channels + k];
-            mean[size_t(k)] += g * inv_z;
-            mean_sq[size_t(k)] += g * g * inv_z;
-        }
-    // Two-pass variance: stable when the mean dominates, which is exactly the case being detected.
-    std::vector<double> var(size_t(grad.channels), 0.0);
-    for (int64_t i = 0; i < z; ++i)
-        for (int k = 0; k < grad.channels; ++k) {
-            double d = grad.data[i * grad.channels + k] - mean[size_t(k)];
-            var[size_t(k)] += d * d * inv_z;
-        }
-    for (int k = 0; k < grad.channels; ++k)
-        if (var[size_t(k)] > rel_tol * mean_sq[size_t(k)]) return false;
+    // Eight channels at a time, so that a gradient that varies (the usual case) is known from its first block;
+    // each channel's sums run in position order, whatever the block.
+    constexpr int kBlock = 8;
+    for (int k0 = 0; k0 < grad.channels; k0 += kBlock) {
+        const int width = std::min(kBlock, grad.channels - k0);
+        double mean[kBlock] = {}, mean_sq[kBlock] = {}, var[kBlock] = {};
+        for (int64_t i = 0; i < z; ++i)
+            for (int j = 0; j < width; ++j) {
+                const double g = grad.data[i * grad.channels + k0 + j];
+                mean[j] += g * inv_z;
+                mean_sq[j] += g * g * inv_z;
+            }
+        // Two-pass variance: stable when the mean dominates, which is exactly the case being detected.
+        for (int64_t i = 0; i < z; ++i)
+            for (int j = 0; j < width; ++j) {
+                const double d = grad.data[i * grad.channels + k0 + j] - mean[j];
+                var[j] += d * d * inv_z;
+            }
+        for (int j = 0; j < width; ++j)
+            if (var[j] > rel_tol * mean_sq[j]) return false;
+    }
     return true;
 }
 

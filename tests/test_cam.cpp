@@ -240,6 +240,25 @@ TEST_CASE("cam reference: the gradient degeneracy at the target layer is detecte
     }
 }
 
+TEST_CASE("gradient_is_spatially_constant: one varying channel anywhere, a full or a partial block, is found") {
+    // The check runs blocks of eight channels and stops at the first varying one: every channel must count.
+    for (int channels : {1, 7, 8, 9, 13, 24}) {
+        const int positions = 6;
+        std::vector<float> g(size_t(positions) * size_t(channels));
+        for (int i = 0; i < positions; ++i)
+            for (int k = 0; k < channels; ++k) g[size_t(i * channels + k)] = 0.5f - 0.01f * float(k);  // constant over i
+        const FeatureMapView view{g.data(), 2, 3, channels};
+        CAPTURE(channels);
+        CHECK(gradient_is_spatially_constant(view));
+        for (int k = 0; k < channels; ++k) {
+            CAPTURE(k);
+            std::vector<float> varied = g;
+            varied[size_t(4 * channels + k)] *= 1.5f;  // one position of channel k
+            CHECK_FALSE(gradient_is_spatially_constant(FeatureMapView{varied.data(), 2, 3, channels}));
+        }
+    }
+}
+
 TEST_CASE("cam: Feature Entropy-CAM does not depend on the gradient" * ec::test::needs_shared()) {
     const std::string dir = test::shared_path("reference/" + reference_folders().front() + "/");
     const Tensor act = read_npy_tensor(dir + "l3_act.npy");
