@@ -22,11 +22,15 @@ void add_once(std::vector<ExplainWarning>& list, const ExplainWarning& w) {
 
 // N copies of a 1 x H x W x C input, one per class: the rows of one forward and one backward pass.
 Tensor replicate(const Tensor& input, int copies) {
-    if (copies == 1) return input;
     Tensor batch(input.shape.with_batch(copies));
     for (int r = 0; r < copies; ++r)
         std::memcpy(batch.ptr() + int64_t(r) * input.numel(), input.ptr(), sizeof(float) * size_t(input.numel()));
     return batch;
+}
+
+// The forward explain_input runs for `options`.
+ForwardPlan input_forward_plan(const Graph& g, int logits, const ExplainOptions& options) {
+    return options.methods.empty() ? plan_forward(g, {logits}) : explain_forward_plan(g, logits, options);
 }
 
 // The classes of row 0 of the forward pass in `s` that the plan asks for.
@@ -75,6 +79,15 @@ int output_count(const Network& net) {
     return s[s.rank - 1];
 }
 
+bool operator==(const ExplainForwardKey& a, const ExplainForwardKey& b) {
+    return a.target == b.target && a.more_targets == b.more_targets && a.maps == b.maps && a.gradient == b.gradient;
+}
+
+ExplainForwardKey explain_forward_key(const ExplainOptions& options) {
+    const std::vector<CamMethod>& m = options.methods;
+    return {options.target, options.more_targets, !m.empty(), std::any_of(m.begin(), m.end(), cam_method_needs_gradient)};
+}
+
 ExplainWarning make_warning(ExplainWarningKind kind, const std::string& layer, const std::string& class_free) {
     if (kind == ExplainWarningKind::ClassFree)
         return {kind, class_free + (class_free.find(" and ") == std::string::npos ? " does" : ": each map")
@@ -104,6 +117,8 @@ ExplainPlan plan_explain(const Network& net, const ExplainRequest& request) {
     else if (plan.classes.top < 1) throw Error("explain: asked for the top " + std::to_string(plan.classes.top) + " classes");
     const std::string class_free = class_free_titles(plan.options.methods);
     if (!class_free.empty()) plan.warnings.push_back(make_warning(ExplainWarningKind::ClassFree, plan.layer, class_free));
+    plan.forward = input_forward_plan(g, net.logits, plan.options);
+    plan.forward_for = explain_forward_key(plan.options);
     return plan;
 }
 
@@ -112,10 +127,12 @@ InputExplanation explain_input(const Network& net, Session& s, const ExplainPlan
     const Graph& g = graph_of(net);
     if (input.shape.rank != 4 || input.shape.n() != 1) throw Error("explain: expects one 1 x H x W x C input, got " + input.shape.str());
     const int copies = plan.classes.index >= 0 ? 1 : std::min(plan.classes.top, plan.outputs);
-    const Tensor batch = replicate(input, copies);
+    Tensor copies_of_input;  // top-N: a batch of N copies; one class reads `input` itself
+    if (copies > 1) copies_of_input = replicate(input, copies);
+    const Tensor& batch = copies > 1 ? copies_of_input : input;
     // Only the values the maps and their backward read survive the forward pass (nn/forward_plan.h).
-    forward(g, s, plan.options.methods.empty() ? plan_forward(g, {net.logits}) : explain_forward_plan(g, net.logits, plan.options),
-            {&batch});
+    const bool planned = plan.forward_for == explain_forward_key(plan.options) && !plan.forward.nodes.empty();
+    forward(g, s, planned ? plan.forward : input_forward_plan(g, net.logits, plan.options), {&batch});
     const std::vector<int> classes = chosen_classes(s, plan, net.logits);
 
     InputExplanation out;

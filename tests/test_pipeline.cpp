@@ -1,5 +1,6 @@
 // The one explain pipeline (cam/pipeline.h) against the low-level batch explain() it is built on, its
 // warnings as data, its one class-range check; and the rule that cli/ never runs the network itself.
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -136,6 +137,49 @@ TEST_CASE("pipeline: explain_input gives explain()'s maps, post-processed one wa
     CHECK(ex1.classes[0].cls == 1);
     CHECK(ex1.classes[0].maps[0].upsampled.values.empty());
     CHECK(ex1.warnings.empty());
+}
+
+TEST_CASE("pipeline: a plan's forward is planned once; a copy whose layer or methods changed plans its own" * ec::test::needs_shared()) {
+    const Model& model = test::imported_model("mobilenet_v2_1.0_224_quant");
+    const Network net = network_of(model);
+    const LoadedInput in = load_input(test::shared_path("images/imagenet-dev/n02086240_Shih-Tzu.JPEG"), model.preprocessing);
+    ExplainRequest activation_only;
+    activation_only.methods = {CamMethod::FeatEntropyCam};
+    activation_only.classes.index = 151;
+    const ExplainPlan plan = plan_explain(net, activation_only);
+    REQUIRE(!plan.forward.nodes.empty());
+    CHECK(plan.forward_for == explain_forward_key(plan.options));
+    CHECK_FALSE(plan.forward_for.gradient);  // no gradient method: no gate masks planned
+    CHECK(plan.forward.masks.empty());
+    const std::vector<int>& kept = plan.forward.keep;
+    CHECK(std::find(kept.begin(), kept.end(), plan.options.target) != kept.end());
+    CHECK(std::find(kept.begin(), kept.end(), model.logits) != kept.end());
+
+    // Another layer and gradient methods on a copy: the copy's forward would keep neither that layer nor the
+    // masks its backward reads, so explain_input plans anew and gives what a fresh plan gives, bit for bit.
+    ExplainRequest gradient;
+    gradient.layer = "MobilenetV2/expanded_conv_16/expand/Relu6";
+    gradient.methods = {CamMethod::GradCam, CamMethod::GradEntropyCam};
+    gradient.classes.index = 151;
+    const ExplainPlan fresh = plan_explain(net, gradient);
+    ExplainPlan changed = plan;
+    changed.options.target = fresh.options.target;
+    changed.options.methods = fresh.options.methods;
+    CHECK_FALSE(changed.forward_for == explain_forward_key(changed.options));
+    Session s1, s2;
+    const InputExplanation a = explain_input(net, s1, changed, in.input);
+    const InputExplanation b = explain_input(net, s2, fresh, in.input);
+    REQUIRE(a.classes.size() == 1);
+    REQUIRE(a.classes[0].maps.size() == 2);
+    REQUIRE(b.classes[0].maps.size() == 2);
+    for (size_t m = 0; m < 2; ++m) CHECK(a.classes[0].maps[m].cam.raw.values == b.classes[0].maps[m].cam.raw.values);
+    // And the plan's own forward, run for two inputs in one session, gives what a session of its own gives.
+    const LoadedInput other = load_input(test::shared_path("images/imagenet-dev/n01443537_goldfish.JPEG"), model.preprocessing);
+    Session reused, alone;
+    explain_input(net, reused, plan, other.input);
+    const InputExplanation again = explain_input(net, reused, plan, in.input);
+    const InputExplanation first = explain_input(net, alone, plan, in.input);
+    CHECK(again.classes[0].maps[0].cam.raw.values == first.classes[0].maps[0].cam.raw.values);
 }
 
 TEST_CASE("pipeline: the gradient-constant warning is data, the class range is checked once" * ec::test::needs_shared()) {
