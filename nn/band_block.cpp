@@ -148,7 +148,7 @@ void expand_rows(const BlockRun& r, int n, int r0, int r1, float* ring, int own0
         gemm(ring + slot * r.in_row, ce, GemmInput{a, rows * w, cin, cin}, r.expand_filter, ep);
         if (r.expand_mask)
             for (int y = std::max(r0, own0); y < std::min(r0 + rows, own1); ++y)
-                write_gate_mask(r.expand_mask + (int64_t(n) * r.d.in_h + y) * r.in_row,
+                write_gate_mask(r.expand_mask, (int64_t(n) * r.d.in_h + y) * r.in_row,
                                 ring + (y % r.b.ring_rows) * r.in_row, r.in_row, activation_hi(r.g, r.b.expand_act));
         r0 += rows;
     }
@@ -171,7 +171,7 @@ void depthwise_project_rows(const BlockRun& r, int n, int oy0, int oy1, const fl
         depthwise_3x3_forward_row(mid + (oy - oy0) * r.mid_row, rows, filter, bias, 0.0f, hi, r.d);
     }
     if (r.depthwise_mask)
-        write_gate_mask(r.depthwise_mask + (int64_t(n) * r.d.out_h + oy0) * r.mid_row, mid, (oy1 - oy0) * r.mid_row, hi);
+        write_gate_mask(r.depthwise_mask, (int64_t(n) * r.d.out_h + oy0) * r.mid_row, mid, (oy1 - oy0) * r.mid_row, hi);
     const Node& p = r.g.nodes[size_t(r.b.project)];
     const int64_t ce = p.conv.in_c, co = p.conv.out_c, pixels = int64_t(oy1 - oy0) * r.d.out_w;
     const int64_t first = (int64_t(n) * r.d.out_h + oy0) * r.d.out_w;  // pixel index of the band's first output
@@ -246,8 +246,8 @@ struct BackwardRun {
     const ConvGeometry& d;           // the depthwise geometry (batch 1)
     const float* d_out;              // d(project output)
     float* d_x;                      // d(block input)
-    const uint8_t* expand_mask;      // gate masks of expand_act and depthwise_act
-    const uint8_t* depthwise_mask;
+    GateMask expand_mask;            // gate masks of expand_act and depthwise_act
+    GateMask depthwise_mask;
     int64_t in_row, mid_row, x_row, out_row;  // floats per row: expanded, depthwise output, input, project output
     bool accumulate;
     GemmInput project_t, expand_t;   // the project and expand filters transposed, as the products' B (packed)
@@ -348,7 +348,7 @@ void band_block_backward(const Graph& g, Session& s, const BandBlockBackward& b,
     const ConvGeometry& d = g.nodes[size_t(b.depthwise)].conv;
     const Node& p = g.nodes[size_t(b.project)];
     if (b.expand < 0 && accumulate) throw Error("band_block_backward: a block without an expansion overwrites its result");
-    auto mask = [&](int act) { return s.gate_masks[size_t(g.nodes[size_t(act)].output)].data(); };
+    auto mask = [&](int act) { return GateMask(s.gate_masks[size_t(g.nodes[size_t(act)].output)].data()); };
     // The result: d(expand input), or d(expand_act input) (the depthwise input's layout: in_w * in_c per row).
     const Node* e = b.expand >= 0 ? &g.nodes[size_t(b.expand)] : nullptr;
     const int x = e ? e->inputs[0] : g.nodes[size_t(b.expand_act)].inputs[0];

@@ -69,7 +69,7 @@ void pointwise_backward_input(float* d_in, const float* d_out, const float* filt
 // d_in = gate(d_out x filter^T): conv2d_backward_input_overwrite.
 void pointwise_backward_input_overwrite(float* d_in, const float* d_out, const float* filter,
                                         const float* packed_filter, const float* gate, float gate_hi,
-                                        const uint8_t* gate_mask, const ConvGeometry& g) {
+                                        GateMask gate_mask, const ConvGeometry& g) {
     const int64_t pixels = int64_t(g.batch) * g.in_h * g.in_w;
     GemmEpilogue epilogue;
     epilogue.gate = gate, epilogue.gate_stride = g.in_c, epilogue.gate_hi = gate_hi, epilogue.gate_mask = gate_mask;
@@ -274,7 +274,7 @@ bool conv2d_backward_input_overwrites(const ConvGeometry& g) {
 }
 
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate, float gate_hi, const uint8_t* gate_mask,
+                                     const float* gate, float gate_hi, GateMask gate_mask,
                                      const float* packed_filter) {
     check_conv_geometry(g);
     if (gate && gate_mask) throw Error("conv2d: an input gradient is gated by values or by a mask, not both");

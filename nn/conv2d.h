@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "nn/gate_mask.h"
+
 namespace ec {
 
 // Every size a convolution needs, resolved once at graph build time (padding already explicit).
@@ -62,12 +64,12 @@ void conv2d_backward_input(float* d_in, const float* d_out, const float* filter,
 // (laid out as d_in), only where 0 < gate < gate_hi, +0 elsewhere: the backward of the ReLU (gate_hi = inf) or
 // ReLU6 (6) whose output `gate` is and this convolution reads, fused into the one pass that writes d_in (the
 // graph runner's backward fusion). Bit for bit conv2d_backward_input onto zeros, then the activation's backward.
-// A gate mask (nn/gate_mask.h: a byte per value of d_in, nonzero where 0 < y < hi) gates the same way without the
+// A gate mask (nn/gate_mask.h: a bit per value of d_in, 1 where 0 < y < hi) gates the same way without the
 // activation's output (gate then null).
 // Only for the geometries where conv2d_backward_input_overwrites (pointwise, SIMD depthwise 3x3 and first 3x3).
 bool conv2d_backward_input_overwrites(const ConvGeometry& g);
 void conv2d_backward_input_overwrite(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     const float* gate = nullptr, float gate_hi = 0, const uint8_t* gate_mask = nullptr,
+                                     const float* gate = nullptr, float gate_hi = 0, GateMask gate_mask = {},
                                      const float* packed_filter = nullptr);
 // d_filter += sum over batch and positions of in-patch x d_out; d_bias (may be null) += sum of d_out.
 void conv2d_backward_filter(float* d_filter, float* d_bias, const float* d_out, const float* in,

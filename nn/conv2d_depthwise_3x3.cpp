@@ -45,7 +45,7 @@ struct Sweep {
     float lo, hi;
     const float* gate = nullptr;  // laid out as dst: keep dst only where 0 < gate < gate_hi (when not null)
     float gate_hi = 0;
-    const uint8_t* gate_mask = nullptr;  // or only where gate_mask (nn/gate_mask.h) is nonzero
+    GateMask gate_mask = {};  // or only where gate_mask (nn/gate_mask.h) is open
 };
 
 // One output row's view of the source: the three rows its taps read (null where a row is padding).
@@ -154,7 +154,7 @@ void sweep_block(float* d, const Rows& rows, const Block& b, const Sweep& sw, co
 template <int kStride, bool kFull>
 void sweep_block_of(float* d, const Rows& rows, const Block& b, const Sweep& sw, const Columns& col) {
     if (sw.gate) sweep_block<kStride, kFull, StoreKind::kGateValues>(d, rows, b, sw, col);
-    else if (sw.gate_mask) sweep_block<kStride, kFull, StoreKind::kGateBytes>(d, rows, b, sw, col);
+    else if (sw.gate_mask) sweep_block<kStride, kFull, StoreKind::kGateBits>(d, rows, b, sw, col);
     else if (sw.flip) sweep_block<kStride, kFull, StoreKind::kPlain>(d, rows, b, sw, col);  // a gradient
     else sweep_block<kStride, kFull, StoreKind::kClamp>(d, rows, b, sw, col);
 }
@@ -211,7 +211,7 @@ void run_sweep(const Sweep& sw, int batch) {
 // The stride-1 input gradient as a sweep over d_out with the flipped filter (see Sweep), d_in overwritten or
 // accumulated, gated as asked.
 Sweep flipped_sweep(const float* d_out, float* d_in, const float* filter, const ConvGeometry& g, bool overwrite,
-                    const float* gate, float gate_hi, const uint8_t* gate_mask) {
+                    const float* gate, float gate_hi, GateMask gate_mask) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     return Sweep{d_out, g.out_h, g.out_w, d_in, g.in_h, g.in_w, g.in_c, 1, 2 - g.pad_top, 2 - g.pad_left,
                  filter, true, nullptr, !overwrite, -kInf, kInf, gate, gate_hi, gate_mask};
@@ -244,13 +244,13 @@ bool depthwise_3x3_backward_input_applies(const ConvGeometry& g) {
 }
 
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                  bool overwrite, const float* gate, float gate_hi, const uint8_t* gate_mask) {
+                                  bool overwrite, const float* gate, float gate_hi, GateMask gate_mask) {
     if (g.stride_h == 1) return run_sweep(flipped_sweep(d_out, d_in, filter, g, overwrite, gate, gate_hi, gate_mask), g.batch);
     depthwise_3x3::gather_input_gradient(d_in, d_out, filter, g, overwrite, gate, gate_hi, gate_mask);
 }
 
 void depthwise_3x3_backward_input_row(float* d_in_row, const float* const d_out_rows[3], const float* filter,
-                                      const uint8_t* gate_mask_row, const ConvGeometry& g) {
+                                      GateMask gate_mask_row, const ConvGeometry& g) {
     if (g.stride_h == 1) {
         const Sweep sw = flipped_sweep(nullptr, d_in_row, filter, g, true, nullptr, 0, gate_mask_row);
         const float* src_rows[3] = {d_out_rows[2], d_out_rows[1], d_out_rows[0]};  // the flipped filter's ky
@@ -268,9 +268,9 @@ bool depthwise_3x3_applies(const ConvGeometry&) { return false; }
 void depthwise_3x3_forward(float*, const float*, const float*, const float*, float, float, const ConvGeometry&) {}
 void depthwise_3x3_forward_row(float*, const float* const[3], const float*, const float*, float, float, const ConvGeometry&) {}
 bool depthwise_3x3_backward_input_applies(const ConvGeometry&) { return false; }
-void depthwise_3x3_backward_input_row(float*, const float* const[3], const float*, const uint8_t*, const ConvGeometry&) {}
+void depthwise_3x3_backward_input_row(float*, const float* const[3], const float*, GateMask, const ConvGeometry&) {}
 void depthwise_3x3_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float,
-                                  const uint8_t*) {}
+                                  GateMask) {}
 }  // namespace ec
 
 #endif

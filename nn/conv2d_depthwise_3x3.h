@@ -23,18 +23,18 @@ void depthwise_3x3_forward_row(float* out_row, const float* const in_rows[3], co
 // gradient when overwrite (the first writer of a gradient buffer: no zero-fill; the same values bit for bit as
 // accumulating onto zeros). A gate (laid out as d_in; only with overwrite) keeps each value where
 // 0 < gate < gate_hi and writes +0 elsewhere (conv2d_backward_input_overwrite); a gate mask (nn/gate_mask.h),
-// where the mask is nonzero.
+// where the mask is open.
 bool depthwise_3x3_backward_input_applies(const ConvGeometry& g);
 void depthwise_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                                   bool overwrite = false, const float* gate = nullptr, float gate_hi = 0,
-                                  const uint8_t* gate_mask = nullptr);
+                                  GateMask gate_mask = {});
 
 // One input-gradient row of depthwise_3x3_backward_input, overwritten (gated by gate_mask_row, laid out as the row,
 // when not null), from the d_out rows its taps read wherever the caller keeps them: d_out_rows[ky] is d_out row
 // oy with oy * stride - pad_top + ky = the row's iy, null where there is none. The same values bit for bit as the
 // whole-tensor call. Single-threaded (nn/band_block.h runs it inside its own threads).
 void depthwise_3x3_backward_input_row(float* d_in_row, const float* const d_out_rows[3], const float* filter,
-                                      const uint8_t* gate_mask_row, const ConvGeometry& g);
+                                      GateMask gate_mask_row, const ConvGeometry& g);
 
 // d_filter += the filter gradient, d_bias (may be null) += the bias gradient, as depthwise_conv2d_backward_filter;
 // when depthwise_3x3_applies(g) (conv2d_depthwise_3x3_filter.cpp).

@@ -51,7 +51,7 @@ struct Gather {
     bool accumulate;
     const float* gate;  // as Sweep::gate
     float gate_hi;
-    const uint8_t* gate_mask;  // as Sweep::gate_mask
+    GateMask gate_mask;  // as Sweep::gate_mask
     PairColumns pairs;
 };
 
@@ -113,7 +113,7 @@ void gather_block(float* d, const GatherRows& rows, const Block& b, const ConvGe
     const int64_t c = g.in_c;
     for (int ix = 0; ix < pairs.begin; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
     if (b.gated) gather_pairs_of<kFull, StoreKind::kGateValues>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
-    else if (b.mask_base) gather_pairs_of<kFull, StoreKind::kGateBytes>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
+    else if (b.mask_base) gather_pairs_of<kFull, StoreKind::kGateBits>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
     else gather_pairs_of<kFull, StoreKind::kPlain>(d, rows, b, pairs.begin, pairs.end, g.pad_left, c);
     for (int ix = pairs.end; ix < g.in_w; ++ix) gather_pixel_checked<kFull>(d + ix * c, rows, b, ix + g.pad_left, g.out_w, c);
 }
@@ -168,7 +168,7 @@ void gather_row(const Gather& ga, int n, int iy) {
 }  // namespace
 
 void gather_input_gradient(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g, bool overwrite,
-                           const float* gate, float gate_hi, const uint8_t* gate_mask) {
+                           const float* gate, float gate_hi, GateMask gate_mask) {
     const Gather ga{d_out, d_in, filter, g, !overwrite, gate, gate_hi, gate_mask, pair_columns(g)};
     // Each input row is written by one thread; a row costs about a quarter of a forward output row's taps.
     const int64_t work = int64_t(g.batch) * g.in_h * g.in_w * g.in_c * 9 / 4;
@@ -178,7 +178,7 @@ void gather_input_gradient(float* d_in, const float* d_out, const float* filter,
 }
 
 void gather_input_gradient_row(float* d_in_row, const float* const d_out_rows[3], const float* filter,
-                               const uint8_t* gate_mask_row, const ConvGeometry& g) {
+                               GateMask gate_mask_row, const ConvGeometry& g) {
     const Gather ga{nullptr, d_in_row, filter, g, false, nullptr, 0, gate_mask_row, pair_columns(g)};
     gather_row_from(ga, d_in_row, gather_rows(d_out_rows));
 }

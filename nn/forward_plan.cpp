@@ -226,9 +226,9 @@ void acquire_grad(Session& s, int t, const Shape& shape) {
     acquire_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)], shape);
 }
 
-const uint8_t* recorded_gate_mask(const Session& s, int t) {
+GateMask recorded_gate_mask(const Session& s, int t) {
     const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
-    return masked ? s.gate_masks[size_t(t)].data() : nullptr;
+    return masked ? GateMask(s.gate_masks[size_t(t)].data()) : GateMask();
 }
 
 void release_grad(Session& s, int t) {

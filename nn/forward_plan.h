@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nn/band_block.h"
+#include "nn/gate_mask.h"
 #include "nn/graph.h"
 
 namespace ec {
@@ -103,7 +104,7 @@ void acquire_grad(Session& s, int t, const Shape& shape);
 void release_grad(Session& s, int t);
 // The gate mask the forward recorded for an activation's output whose value it did not keep (nn/gate_mask.h),
 // or null (the ops' backward and the band-fused blocks read it).
-const uint8_t* recorded_gate_mask(const Session& s, int t);
+GateMask recorded_gate_mask(const Session& s, int t);
 // Runs the plan on inputs of more than plan.images_per_run images, chunk by chunk (forward_chunks.cpp), `run`
 // being the unchunked planned run; leaves the kept values of the whole batch in s.chunk_kept (plan.keep's order).
 using PlannedRun = void (*)(const Graph&, Session&, const ForwardPlan&, const std::vector<const Tensor*>&);

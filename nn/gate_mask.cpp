@@ -19,80 +19,90 @@ namespace {
 // outputs are half zeros, at random), and the loops below vectorise. NaN compares false: closed.
 inline uint8_t gate_open_at(float y, float hi) { return uint8_t((y > 0.0f) & (y < hi)); }
 
-#if defined(__AVX2__)
-// Byte k of kOpenBytes[b] is bit k of b: eight comparison bits to eight mask bytes in one load.
-struct OpenBytes {
-    uint64_t of[256];
-    constexpr OpenBytes() : of() {
-        for (int b = 0; b < 256; ++b)
-            for (int k = 0; k < 8; ++k)
-                if (b >> k & 1) of[b] |= uint64_t(1) << (8 * k);
+// Bits [first + from, first + from + count) of `bits`, all in one byte, from y[from ..]: the byte is shared with
+// values outside this writer's range, so its bits are cleared and set atomically (other writers touch only theirs).
+void write_partial_byte(uint8_t* bits, int64_t first, const float* y, int64_t from, int64_t count, float hi) {
+    const int64_t k = first + from;
+    uint8_t mine = 0, open = 0;
+    for (int64_t j = 0; j < count; ++j) {
+        mine = uint8_t(mine | 1u << ((k + j) & 7));
+        open = uint8_t(open | unsigned(gate_open_at(y[from + j], hi)) << ((k + j) & 7));
     }
-};
-constexpr OpenBytes kOpenBytes{};
-#endif
+    __atomic_fetch_and(bits + (k >> 3), uint8_t(~mine), __ATOMIC_RELAXED);
+    __atomic_fetch_or(bits + (k >> 3), open, __ATOMIC_RELAXED);
+}
 
-// mask[i] = gate_open_at(y[i], hi). With AVX2 and hi > 0, on the values' bits: for floats, 0 < y < hi is
-// 0 < bits(y) < bits(hi) as unsigned integers (negative floats, -0, NaN and values >= hi all fall outside), i.e.
-// bits(y) + 0x7FFFFFFF < bits(hi) + 0x7FFFFFFF as signed ones: one add and one compare per eight values. 32 values
-// at a time, the four compare results are narrowed to bytes by two rounds of saturating packs (-1 stays -1) and
-// one permute, then & 1: 0.56 instructions a value; then eight at a time, the compare bits indexing kOpenBytes.
-// The byte table alone was 1.4x the compiler's vectorised loop (two float compares, packs and permutes) on
-// 112 x 112 x 96 values; the packs are 1.3x the table on a cache-resident row (96 x 112 values), as equal in
-// memory.
-void write_open(uint8_t* mask, const float* y, int64_t n, float hi) {
-    int64_t i = 0;
-#if defined(__AVX2__)
+// bits[first + i] = gate_open_at(y[i], hi) for i < n. After the first partial byte, whole bytes are stored: with
+// AVX-512 or AVX2 and hi > 0, on the values' bits: for floats, 0 < y < hi is 0 < bits(y) < bits(hi) as unsigned
+// integers (negative floats, -0, NaN and values >= hi all fall outside), i.e. bits(y) + 0x7FFFFFFF <
+// bits(hi) + 0x7FFFFFFF as signed ones: one add and one compare per vector, whose result is the mask's bits
+// (AVX-512's compare mask, AVX2's movemask).
+void write_open(uint8_t* bits, int64_t first, const float* y, int64_t n, float hi) {
+    int64_t i = std::min(n, (8 - (first & 7)) & 7);
+    if (i > 0) write_partial_byte(bits, first, y, 0, i, hi);
+    uint8_t* out = bits + ((first + i) >> 3);  // whole bytes from value i on
+    auto store_bits = [&](auto word) {
+        std::memcpy(out, &word, sizeof word);
+        out += sizeof word;
+    };
     if (hi > 0.0f) {
         int32_t hi_bits;
         std::memcpy(&hi_bits, &hi, sizeof hi_bits);
-        const __m256i offset = _mm256_set1_epi32(0x7FFFFFFF);
-        const __m256i limit = _mm256_set1_epi32(int32_t(uint32_t(hi_bits) + 0x7FFFFFFFu));
-        auto open_lanes = [&](int64_t at) {  // -1 where open, 0 elsewhere, for y[at .. at + 8)
-            const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + at));
-            return _mm256_cmpgt_epi32(limit, _mm256_add_epi32(bits, offset));
+        const int32_t limit = int32_t(uint32_t(hi_bits) + 0x7FFFFFFFu);
+#if defined(__AVX512F__)
+        const __m512i offset512 = _mm512_set1_epi32(0x7FFFFFFF), limit512 = _mm512_set1_epi32(limit);
+        auto open16 = [&](int64_t at) {
+            return uint16_t(_mm512_cmpgt_epi32_mask(limit512, _mm512_add_epi32(_mm512_loadu_si512(y + at), offset512)));
         };
-        // packs_epi32 and packs_epi16 work within 128-bit halves: the bytes come out in the dword order
-        // 0 4 1 5 2 6 3 7 of the four vectors' halves; the permute puts them back in order.
-        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), one = _mm256_set1_epi8(1);
-        for (; i + 32 <= n; i += 32) {
-            const __m256i low = _mm256_packs_epi32(open_lanes(i), open_lanes(i + 8));
-            const __m256i high = _mm256_packs_epi32(open_lanes(i + 16), open_lanes(i + 24));
-            const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(low, high), order);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(mask + i), _mm256_and_si256(bytes, one));
-        }
-        for (; i + 8 <= n; i += 8) {
-            const int bits = _mm256_movemask_ps(_mm256_castsi256_ps(open_lanes(i)));
-            std::memcpy(mask + i, &kOpenBytes.of[bits], 8);
-        }
-    }
+        for (; i + 64 <= n; i += 64)
+            store_bits(uint64_t(open16(i)) | uint64_t(open16(i + 16)) << 16 | uint64_t(open16(i + 32)) << 32 |
+                       uint64_t(open16(i + 48)) << 48);
+        for (; i + 16 <= n; i += 16) store_bits(open16(i));
 #endif
-    for (; i < n; ++i) mask[i] = gate_open_at(y[i], hi);
+#if defined(__AVX2__)
+        const __m256i offset256 = _mm256_set1_epi32(0x7FFFFFFF), limit256 = _mm256_set1_epi32(limit);
+        auto open8 = [&](int64_t at) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + at));
+            return uint8_t(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(limit256, _mm256_add_epi32(v, offset256)))));
+        };
+        for (; i + 32 <= n; i += 32)
+            store_bits(uint32_t(open8(i)) | uint32_t(open8(i + 8)) << 8 | uint32_t(open8(i + 16)) << 16 |
+                       uint32_t(open8(i + 24)) << 24);
+        for (; i + 8 <= n; i += 8) store_bits(open8(i));
+#endif
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint8_t byte = 0;
+        for (int j = 0; j < 8; ++j) byte = uint8_t(byte | unsigned(gate_open_at(y[i + j], hi)) << j);
+        store_bits(byte);
+    }
+    if (i < n) write_partial_byte(bits, first, y, i, n - i, hi);
 }
 
 }  // namespace
 
 void make_gate_mask(ByteBuffer& mask, const float* y, int64_t n, float hi) {
-    mask.resize(static_cast<std::size_t>(n + kGateMaskSlack));
+    mask.resize(static_cast<std::size_t>(gate_mask_bytes(n)));
     uint8_t* m = mask.data();
-    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi_index) { write_open(m + lo, y + lo, hi_index - lo, hi); });
-    for (int64_t i = n; i < n + kGateMaskSlack; ++i) m[i] = 0;
+    std::fill(m + n / 8, m + mask.size(), uint8_t(0));  // the last byte's bits past n, and the slack
+    // kElementBlock is a multiple of 8: every block but the last writes whole bytes.
+    for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi_index) { write_open(m, lo, y + lo, hi_index - lo, hi); });
 }
 
-void write_gate_mask(uint8_t* mask, const float* y, int64_t n, float hi) { write_open(mask, y, n, hi); }
+void write_gate_mask(uint8_t* bits, int64_t first, const float* y, int64_t n, float hi) { write_open(bits, first, y, n, hi); }
 
 namespace {
 
-// The backward of one block of values. The SIMD loop selects from the mask's bytes without a branch: the plain
+// The backward of one block of values. The SIMD loop selects from the mask's bits without a branch: the plain
 // loop's `open ? d + 0 : 0` compiled to a branch per value (1 ns a value on MobileNetV2's random gates).
-void gate_mask_backward_block(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
+void gate_mask_backward_block(float* d_in, const float* d_out, GateMask open, int64_t n, bool overwrite) {
     int64_t i = 0;
 #ifdef EC_SIMD
     using namespace simd;
     if (overwrite)
-        for (; i + kLanes <= n; i += kLanes) store(d_in + i, gate_open_bytes(load(d_out + i), open + i));
+        for (; i + kLanes <= n; i += kLanes) store(d_in + i, gate_open_bits(load(d_out + i), open + i));
     else
-        for (; i + kLanes <= n; i += kLanes) store(d_in + i, add(load(d_in + i), select_open_bytes(load(d_out + i), open + i)));
+        for (; i + kLanes <= n; i += kLanes) store(d_in + i, add(load(d_in + i), select_open_bits(load(d_out + i), open + i)));
 #endif
     for (; i < n; ++i) {
         if (overwrite) d_in[i] = open[i] ? d_out[i] + 0.0f : 0.0f;
@@ -100,11 +110,11 @@ void gate_mask_backward_block(float* d_in, const float* d_out, const uint8_t* op
     }
 }
 
-void apply_gate_mask_block(float* d, const uint8_t* open, int64_t n) {
+void apply_gate_mask_block(float* d, GateMask open, int64_t n) {
     int64_t i = 0;
 #ifdef EC_SIMD
     using namespace simd;
-    for (; i + kLanes <= n; i += kLanes) store(d + i, gate_open_bytes(load(d + i), open + i));
+    for (; i + kLanes <= n; i += kLanes) store(d + i, gate_open_bits(load(d + i), open + i));
 #endif
     for (; i < n; ++i) d[i] = open[i] ? d[i] + 0.0f : 0.0f;
 }
@@ -112,13 +122,13 @@ void apply_gate_mask_block(float* d, const uint8_t* open, int64_t n) {
 }  // namespace
 
 // The same values as relu_backward / relu6_backward given the activation's output (nn/activation.cpp).
-void gate_mask_backward(float* d_in, const float* d_out, const uint8_t* open, int64_t n, bool overwrite) {
+void gate_mask_backward(float* d_in, const float* d_out, GateMask open, int64_t n, bool overwrite) {
     for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) {
         gate_mask_backward_block(d_in + lo, d_out + lo, open + lo, hi - lo, overwrite);
     });
 }
 
-void apply_gate_mask(float* d, const uint8_t* open, int64_t n) {
+void apply_gate_mask(float* d, GateMask open, int64_t n) {
     for_blocks(n, kElementBlock, [&](int64_t lo, int64_t hi) { apply_gate_mask_block(d + lo, open + lo, hi - lo); });
 }
 

@@ -97,7 +97,7 @@ void apply_epilogue(float* out, int64_t out_stride, int64_t m, int64_t n, const 
             for (int64_t j = 0; j < n; ++j) row[j] = gate[j] > 0.0f && gate[j] < ep.gate_hi ? row[j] + 0.0f : 0.0f;
         }
         if (ep.gate_mask) {
-            const uint8_t* open = ep.gate_mask + i * ep.gate_stride;
+            const GateMask open = ep.gate_mask + i * ep.gate_stride;
             for (int64_t j = 0; j < n; ++j) row[j] = open[j] ? row[j] + 0.0f : 0.0f;
         }
     }

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "nn/gate_mask.h"
+
 namespace ec {
 
 // A row-major matrix in memory: `rows` x `cols`, `stride` floats from one row to the next (>= cols; larger for a
@@ -51,8 +53,8 @@ struct GemmEpilogue {
     const float* gate = nullptr;
     int64_t gate_stride = 0;
     float gate_hi = std::numeric_limits<float>::infinity();
-    // Or the same gate as a mask (nn/gate_mask.h: a byte per value, nonzero = open), gate_stride apart; not with gate.
-    const uint8_t* gate_mask = nullptr;
+    // Or the same gate as a mask (nn/gate_mask.h: a bit per value, 1 = open), gate_stride apart; not with gate.
+    GateMask gate_mask;
 };
 // out = epilogue(op(a) x op(b)). On AVX-512 / AVX2 builds every product runs the register-blocked
 // kernel of gemm_kernel.cpp (epilogue fused); elsewhere the tiled Eigen product, then the epilogue as a second pass.

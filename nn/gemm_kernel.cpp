@@ -42,7 +42,7 @@ struct Step {
     bool clamp;
     float lo, hi;
     const float* gate = nullptr;  // the gate at the micro-tile's first value (GemmEpilogue::gate), or null
-    const uint8_t* gate_mask = nullptr;  // or its mask (GemmEpilogue::gate_mask)
+    GateMask gate_mask = {};  // or its mask (GemmEpilogue::gate_mask)
     int64_t ldg = 0;
     float gate_hi = 0;
 };
@@ -85,7 +85,7 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
                 const float* gate = step.gate + r * step.ldg + kLanes * v;
                 x = gate_open(x, full ? load(gate) : load(gate, last), gate_hi);
             }
-            if (step.gate_mask) x = gate_open_bytes(x, step.gate_mask + r * step.ldg + kLanes * v);
+            if (step.gate_mask) x = gate_open_bits(x, step.gate_mask + (r * step.ldg + kLanes * v));
             if (full) store(dst, x);
             else store(dst, x, last);
         }
@@ -145,7 +145,7 @@ void run_tile(const Problem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
         step.ldg = ep.gate_stride, step.gate_hi = ep.gate_hi;
         auto gate_at = [&](int64_t i) { return last_block && ep.gate ? ep.gate + i * ep.gate_stride + j : nullptr; };
         auto mask_at = [&](int64_t i) {
-            return last_block && ep.gate_mask ? ep.gate_mask + i * ep.gate_stride + j : nullptr;
+            return last_block && ep.gate_mask ? ep.gate_mask + (i * ep.gate_stride + j) : GateMask();
         };
         const Mask mask = last_mask(cols);
         const float* b = pr.b + k0 * pr.ldb + j;
@@ -297,7 +297,7 @@ void run_row_stream(const Problem& pr, int64_t c0, int64_t c1, bool sparse) {
                     const float* gate = ep.gate + r * ep.gate_stride + c0 + kLanes * v;
                     x = gate_open(x, full ? load(gate) : load(gate, tail), gate_hi);
                 }
-                if (last_block && ep.gate_mask) x = gate_open_bytes(x, ep.gate_mask + r * ep.gate_stride + c0 + kLanes * v);
+                if (last_block && ep.gate_mask) x = gate_open_bits(x, ep.gate_mask + (r * ep.gate_stride + c0 + kLanes * v));
                 if (full) store(dst, x);
                 else store(dst, x, tail);
             }

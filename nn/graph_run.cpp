@@ -105,8 +105,9 @@ void run_plan(const Graph& g, Session& s, const ForwardPlan& plan, const std::ve
             for (int t : {b.expand_mask, b.depthwise_mask})  // sized here, written by the block's threads
                 if (t >= 0) {
                     const int64_t n = g.tensors[size_t(t)].shape.with_batch(s.batch).numel();
-                    s.gate_masks[size_t(t)].resize(size_t(n + kGateMaskSlack));
-                    std::fill_n(s.gate_masks[size_t(t)].data() + n, kGateMaskSlack, uint8_t(0));
+                    ByteBuffer& mask = s.gate_masks[size_t(t)];
+                    mask.resize(size_t(gate_mask_bytes(n)));
+                    std::fill(mask.data() + n / 8, mask.data() + mask.size(), uint8_t(0));  // the bits past n
                 }
             band_block_forward(g, s, b);
             for (size_t i = 0; i < plan.masks.size(); ++i) {  // a mask of the block's output (V1's pair)
@@ -174,7 +175,7 @@ void check_values_kept(const Graph& g, const Session& s, const Node& node, bool 
     for (int t : values_backward_reads(node)) {
         const int64_t numel = g.tensors[size_t(t)].shape.with_batch(s.batch).numel();
         const bool gate = (node.op == OpKind::Relu || node.op == OpKind::Relu6) && t == node.output;
-        if (gate && size_t(t) < s.gate_masks.size() && int64_t(s.gate_masks[size_t(t)].size()) >= numel) continue;
+        if (gate && size_t(t) < s.gate_masks.size() && int64_t(s.gate_masks[size_t(t)].size()) >= gate_mask_bytes(numel)) continue;
         if (s.values[size_t(t)].numel() != numel)
             throw Error("backward: the forward run did not keep the value of '" + g.tensors[size_t(t)].name +
                         "', which the backward of node '" + node.name + "' reads (keep backward_reads, nn/forward_plan.h)");

@@ -122,7 +122,7 @@ void conv2d_activation_backward(const Graph& g, Session& s, const Node& activati
         fail(activation, "cannot be fused into a convolution's backward (only Relu and Relu6 can)");
     const ConvGeometry geo = batched(conv.conv, s.batch);
     const float gate_hi = activation.op == OpKind::Relu6 ? 6.0f : std::numeric_limits<float>::infinity();
-    const uint8_t* mask = recorded_gate_mask(s, activation.output);
+    const GateMask mask = recorded_gate_mask(s, activation.output);
     conv2d_backward_input_overwrite(s.grads[size_t(activation.inputs[0])].ptr(), dout(s, conv).ptr(),
                                     param_data(g, conv.params[0]), geo,
                                     mask ? nullptr : s.values[size_t(activation.output)].ptr(), gate_hi, mask,
@@ -156,7 +156,7 @@ void relu_forward(const Graph&, Session& s, const Node& node) {
 void relu_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
     const GradOut dx = input_grad_out(s, node, want_input, 0);
     if (!dx.ptr) return;
-    if (const uint8_t* open = recorded_gate_mask(s, node.output))
+    if (const GateMask open = recorded_gate_mask(s, node.output))
         return gate_mask_backward(dx.ptr, dout(s, node).ptr(), open, dout(s, node).numel(), dx.overwrite);
     ec::relu_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(), dx.overwrite);
 }
@@ -168,7 +168,7 @@ void relu6_forward(const Graph&, Session& s, const Node& node) {
 void relu6_backward(const Graph&, Session& s, const Node& node, const std::vector<char>& want_input, bool) {
     const GradOut dx = input_grad_out(s, node, want_input, 0);
     if (!dx.ptr) return;
-    if (const uint8_t* open = recorded_gate_mask(s, node.output))
+    if (const GateMask open = recorded_gate_mask(s, node.output))
         return gate_mask_backward(dx.ptr, dout(s, node).ptr(), open, dout(s, node).numel(), dx.overwrite);
     ec::relu6_backward(dx.ptr, dout(s, node).ptr(), s.values[size_t(node.output)].ptr(), dout(s, node).numel(), dx.overwrite);
 }

@@ -14,8 +14,18 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
+
+#include "nn/gate_mask.h"
 
 namespace ec::simd {
+
+// The 32 bits of a gate mask from its view's first value on (the lanes' bits are the lowest kLanes).
+inline uint32_t gate_mask_word(GateMask m) {
+    uint32_t word;
+    std::memcpy(&word, m.bits + (m.first >> 3), sizeof word);
+    return word >> (m.first & 7);
+}
 
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
@@ -38,14 +48,10 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
     const __mmask16 open = _mm512_cmp_ps_mask(gate, zero(), _CMP_GT_OQ) & _mm512_cmp_ps_mask(gate, hi, _CMP_LT_OQ);
     return _mm512_maskz_mov_ps(open, add(x, zero()));
 }
-// The same from a gate mask (nn/gate_mask.h): kLanes bytes at `open`, nonzero = open (always a whole vector's
-// bytes: masks carry slack past their end).
-// select_open_bytes: x itself where open (no + 0), +0 elsewhere.
-inline Vec select_open_bytes(Vec x, const uint8_t* open) {
-    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(open)));
-    return _mm512_maskz_mov_ps(_mm512_test_epi32_mask(bytes, bytes), x);
-}
-inline Vec gate_open_bytes(Vec x, const uint8_t* open) { return select_open_bytes(add(x, zero()), open); }
+// The same from a gate mask (nn/gate_mask.h): the kLanes bits from `open` on (masks carry slack past their end,
+// so a whole vector's bits can always be read). select_open_bits: x itself where open (no + 0), +0 elsewhere.
+inline Vec select_open_bits(Vec x, GateMask open) { return _mm512_maskz_mov_ps(Mask(gate_mask_word(open)), x); }
+inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
 #else
 constexpr int kLanes = 8;
 using Vec = __m256;
@@ -66,12 +72,12 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
     const Vec open = _mm256_and_ps(_mm256_cmp_ps(gate, zero(), _CMP_GT_OQ), _mm256_cmp_ps(gate, hi, _CMP_LT_OQ));
     return _mm256_and_ps(open, add(x, zero()));
 }
-inline Vec select_open_bytes(Vec x, const uint8_t* open) {
-    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(open)));
-    const __m256i shut = _mm256_cmpeq_epi32(bytes, _mm256_setzero_si256());
-    return _mm256_andnot_ps(_mm256_castsi256_ps(shut), x);
+inline Vec select_open_bits(Vec x, GateMask open) {  // lane k open where bit k of the word is set
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i word = _mm256_set1_epi32(int32_t(gate_mask_word(open)));
+    return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(word, lane_bit), lane_bit)), x);
 }
-inline Vec gate_open_bytes(Vec x, const uint8_t* open) { return select_open_bytes(add(x, zero()), open); }
+inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
 #endif
 
 }  // namespace ec::simd

@@ -76,7 +76,7 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
                 ByteBuffer mask;
                 make_gate_mask(mask, y.data(), int64_t(y.size()), ep.gate_hi);
                 GemmEpilogue by_mask;
-                by_mask.gate_mask = mask.data(), by_mask.gate_stride = n;
+                by_mask.gate_mask = GateMask(mask.data()), by_mask.gate_stride = n;
                 std::vector<float> masked(size_t(m) * n, std::numeric_limits<float>::quiet_NaN());
                 gemm(masked.data(), n, ga, gb, by_mask);
                 CHECK(masked == fused);
@@ -90,11 +90,11 @@ TEST_CASE("gemm gated epilogue: the product, then the ReLU/ReLU6 gate, bit for b
                          "gemm: a gated epilogue cannot accumulate", Error);
     const uint8_t open[kGateMaskSlack + 1] = {1};
     GemmEpilogue both;
-    both.gate = &one, both.gate_mask = open;
+    both.gate = &one, both.gate_mask = GateMask(open);
     CHECK_THROWS_AS(gemm(&out, 1, GemmInput{&one, 1, 1, 1}, GemmInput{&one, 1, 1, 1}, both), Error);
 }
 
-TEST_CASE("make_gate_mask and write_gate_mask: 0 < y < hi for every kind of float, any length, any hi") {
+TEST_CASE("make_gate_mask and write_gate_mask: 0 < y < hi for every kind of float, any length, any hi, any first bit") {
     const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
     const float denorm = std::numeric_limits<float>::denorm_min();
     std::vector<float> y = {0.0f, -0.0f, 1.0f, -1.0f, 6.0f, std::nextafter(6.0f, 0.0f), std::nextafter(6.0f, inf),
@@ -107,17 +107,37 @@ TEST_CASE("make_gate_mask and write_gate_mask: 0 < y < hi for every kind of floa
             INFO("hi " << hi << ", n " << n);
             ByteBuffer made;
             make_gate_mask(made, y.data(), int64_t(n), hi);
-            std::vector<uint8_t> written(n + 3, 7);  // the bytes past n stay
-            write_gate_mask(written.data(), y.data(), int64_t(n), hi);
-            REQUIRE(made.size() == n + size_t(kGateMaskSlack));
-            for (size_t i = 0; i < n; ++i) {
-                const uint8_t want = y[i] > 0.0f && y[i] < hi;
-                CHECK(made[i] == want);
-                CHECK(written[i] == want);
+            REQUIRE(made.size() == size_t(gate_mask_bytes(int64_t(n))));
+            const GateMask view(made.data());
+            for (size_t i = 0; i < n; ++i) CHECK(view[int64_t(i)] == (y[i] > 0.0f && y[i] < hi));
+            for (size_t i = n; i < made.size() * 8; ++i) CHECK(view[int64_t(i)] == false);  // the bits past n
+            for (int64_t first : {0, 1, 3, 7, 8, 13}) {  // bits [first, first + n): the others stay as they were
+                INFO("first " << first);
+                std::vector<uint8_t> written(size_t(gate_mask_bytes(first + int64_t(n)) + 2));
+                for (size_t b = 0; b < written.size(); ++b) written[b] = uint8_t(b * 37 + 11);
+                const std::vector<uint8_t> before = written;
+                write_gate_mask(written.data(), first, y.data(), int64_t(n), hi);
+                const GateMask got(written.data()), old(before.data());
+                for (int64_t k = 0; k < int64_t(written.size()) * 8; ++k) {
+                    const bool inside = k >= first && k < first + int64_t(n);
+                    CHECK(got[k] == (inside ? view[k - first] : old[k]));
+                }
             }
-            for (size_t i = n; i < made.size(); ++i) CHECK(made[i] == 0);
-            for (size_t i = n; i < written.size(); ++i) CHECK(written[i] == 7);
         }
+}
+
+TEST_CASE("write_gate_mask: threads writing adjacent ranges that share bytes keep each other's bits") {
+    std::mt19937 rng(44);
+    const int64_t rows = 64, row = 21;  // 21 values a row: most rows start and end inside a byte
+    const auto y = test::random_values(rows * row, rng, 8.0f);
+    ByteBuffer want;
+    make_gate_mask(want, y.data(), rows * row, 6.0f);
+    for (int repeat = 0; repeat < 20; ++repeat) {
+        std::vector<uint8_t> got(size_t(gate_mask_bytes(rows * row)), 0xA5);
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+        for (int64_t r = 0; r < rows; ++r) write_gate_mask(got.data(), r * row, y.data() + r * row, row, 6.0f);
+        for (int64_t k = 0; k < rows * row; ++k) REQUIRE(GateMask(got.data())[k] == GateMask(want.data())[k]);
+    }
 }
 
 TEST_CASE("gate_mask_backward and apply_gate_mask: the ReLU6 backward bit for bit, signed zeros included, over thread blocks") {
@@ -132,14 +152,20 @@ TEST_CASE("gate_mask_backward and apply_gate_mask: the ReLU6 backward bit for bi
         make_gate_mask(mask, y.data(), n, 6.0f);
         for (bool overwrite : {true, false}) {
             std::vector<float> got = start, want = start;
-            gate_mask_backward(got.data(), d_out.data(), mask.data(), n, overwrite);
+            gate_mask_backward(got.data(), d_out.data(), GateMask(mask.data()), n, overwrite);
             relu6_backward(want.data(), d_out.data(), y.data(), n, overwrite);
             CHECK(test::bits_equal(got, want));
         }
         std::vector<float> applied = d_out, want(static_cast<size_t>(n));
-        apply_gate_mask(applied.data(), mask.data(), n);
+        apply_gate_mask(applied.data(), GateMask(mask.data()), n);
         relu6_backward(want.data(), d_out.data(), y.data(), n, true);
         CHECK(test::bits_equal(applied, want));
+        // A view from a bit inside a byte (a row of a band-fused block's mask): the same values.
+        std::vector<uint8_t> shifted(size_t(gate_mask_bytes(n + 5)), 0xFF);
+        write_gate_mask(shifted.data(), 5, y.data(), n, 6.0f);
+        std::vector<float> from_view = d_out;
+        apply_gate_mask(from_view.data(), GateMask(shifted.data(), 5), n);
+        CHECK(test::bits_equal(from_view, want));
     }
 }
 
@@ -182,13 +208,13 @@ TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input 
             ByteBuffer mask;
             make_gate_mask(mask, y.data(), in_n, hi);
             std::vector<float> masked(size_t(in_n), std::numeric_limits<float>::quiet_NaN());
-            conv2d_backward_input_overwrite(masked.data(), d_out.data(), filter.data(), g, nullptr, 0.0f, mask.data());
+            conv2d_backward_input_overwrite(masked.data(), d_out.data(), filter.data(), g, nullptr, 0.0f, GateMask(mask.data()));
             CHECK(masked == fused);
             std::vector<float> by_relu(size_t(in_n), std::numeric_limits<float>::quiet_NaN());  // the unfused ReLU
-            gate_mask_backward(by_relu.data(), plain.data(), mask.data(), in_n, true);
+            gate_mask_backward(by_relu.data(), plain.data(), GateMask(mask.data()), in_n, true);
             CHECK(by_relu == fused);
             std::vector<float> accumulated = plain, want = plain;
-            gate_mask_backward(accumulated.data(), plain.data(), mask.data(), in_n, false);
+            gate_mask_backward(accumulated.data(), plain.data(), GateMask(mask.data()), in_n, false);
             if (relu6) relu6_backward(want.data(), plain.data(), y.data(), in_n, false);
             else relu_backward(want.data(), plain.data(), y.data(), in_n, false);
             CHECK(accumulated == want);
@@ -199,7 +225,7 @@ TEST_CASE("conv2d_backward_input_overwrite: gated, equals the accumulated input 
         ByteBuffer mask;
         make_gate_mask(mask, y.data(), in_n, 6.0f);
         CHECK_THROWS_WITH_AS(conv2d_backward_input_overwrite(ungated.data(), d_out.data(), filter.data(), g, y.data(),
-                                                             6.0f, mask.data()),
+                                                             6.0f, GateMask(mask.data())),
                              doctest::Contains("not both"), Error);
     }
 }
