@@ -7,8 +7,10 @@
 // Input gradient: a gather over input pixels (threads own rows of d_in, no scatter): each input value is a dot
 // product over the output channels of the few d_out pixels that read it (at stride 2 at most 4), kept as vector
 // partial sums and reduced across lanes once per pixel. Border pixels (taps in the padding) take checked loops.
+// At stride 2 the kernel of conv2d_first_3x3_planar.cpp runs instead wherever its stack ring fits (no reductions).
 // Threads take rows (OpenMP); nothing is allocated (a partial channel block copies its taps to the stack).
 #include "nn/conv2d_first_3x3.h"
+#include "nn/conv2d_first_3x3_planar.h"
 #include "nn/parallel.h"
 
 #include "nn/simd.h"
@@ -378,6 +380,7 @@ void first_3x3_forward(float* out, const float* in, const float* filter, const f
 
 void first_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                               bool overwrite, const float* gate, float gate_hi) {
+    if (first_3x3_planar_applies(g)) return first_3x3_planar_backward_input(d_in, d_out, filter, g, overwrite, gate, gate_hi);
     const Backward b{d_out, d_in, filter, g, overwrite, overwrite ? gate : nullptr, gate_hi};
     const GatherRowFn row = kGatherRow[g.in_c - 1][g.stride_h - 1];
     const int64_t work = int64_t(g.batch) * g.out_h * g.out_w * g.out_c * 9 * g.in_c;

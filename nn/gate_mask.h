@@ -4,7 +4,7 @@
 // to the spare buffers like any dead value; the backward then reads a 32nd of the bytes. Measured on
 // MobileNetV2 before masks: the backward re-read 25 MB of kept ReLU6 outputs from L3 and memory, and a gated
 // depthwise input gradient took 1.2 ms on cold data against 0.3 ms on warm. A byte per value (until 2026-11-30)
-// cost the forward that records them 10-11 % of a plain forward on an AVX-512 Xeon, bits 4-5 % (a probe
+// cost the forward that records them 10-11 % of a plain forward on an AVX-512 Xeon, bits 3-5 % (a probe
 // alternating the two, 1 and 2 threads): the cost is the bytes written, not the compares.
 #pragma once
 #include <cstddef>

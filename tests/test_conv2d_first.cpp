@@ -14,6 +14,7 @@
 
 #include "nn/conv2d.h"
 #include "nn/conv2d_first_3x3.h"
+#include "nn/conv2d_first_3x3_planar.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 
@@ -172,6 +173,14 @@ TEST_CASE("first-layer 3x3 kernels at MobileNet shapes (threaded)") {
     // Wider than one column chunk of the input gradient at stride 1 and 2, with two output-channel chunks.
     check_first_3x3("5x230x3->40 s1 same n1", first_geometry(1, 5, 230, 3, 40, 1, Padding::Same));
     check_first_3x3("6x431x2->40 s2 same n2", first_geometry(2, 6, 431, 2, 40, 2, Padding::Same));
+#ifdef EC_SIMD
+    // Stride 2 takes the planar kernel (nn/conv2d_first_3x3_planar.h) where two transposed d_out rows fit its stack
+    // ring, the gather elsewhere: both paths ran above.
+    CHECK(ec::first_3x3_planar_applies(first_geometry(1, 224, 224, 3, 32, 2, Padding::Same)));
+    CHECK(ec::first_3x3_planar_applies(first_geometry(2, 192, 192, 3, 24, 2, Padding::Same)));
+    CHECK_FALSE(ec::first_3x3_planar_applies(first_geometry(2, 6, 431, 2, 40, 2, Padding::Same)));
+    CHECK_FALSE(ec::first_3x3_planar_applies(first_geometry(1, 37, 41, 3, 32, 1, Padding::Same)));
+#endif
 }
 
 TEST_CASE("first-layer 3x3 forward equals im2col + GEMM's bit for bit") {
