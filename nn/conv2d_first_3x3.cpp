@@ -4,15 +4,12 @@
 // Forward: the output channels are in vector registers (e.g. blocks of 2 vectors, 6 pixels at a time: 12
 // accumulators); each of the 9 * C taps loads its filter vectors once and broadcasts the value each pixel meets. In
 // NHWC the 3 * C taps of one kernel row are adjacent floats of the input row, so a pixel's taps are 3 short runs.
-// Input gradient: a gather over input pixels (threads own rows of d_in, no scatter): each input value is a dot
-// product over the output channels of the few d_out pixels that read it (at stride 2 at most 4), kept as vector
-// partial sums and reduced across lanes once per pixel. Border pixels (taps in the padding) take checked loops.
-// At stride 2 the kernel of conv2d_first_3x3_planar.cpp runs instead wherever its stack ring fits (no reductions).
-// Threads take rows (OpenMP); nothing is allocated (a partial channel block copies its taps to the stack).
+// Input gradient (at stride 2 conv2d_first_3x3_planar.cpp's kernel where it applies): a gather over input pixels
+// (threads own rows of d_in): each input value is a dot product over the output channels of the few d_out pixels
+// that read it, as vector partial sums reduced across lanes once per pixel; border pixels take checked loops.
 #include "nn/conv2d_first_3x3.h"
 #include "nn/conv2d_first_3x3_planar.h"
 #include "nn/parallel.h"
-
 #include "nn/simd.h"
 
 #ifdef EC_SIMD
