@@ -182,15 +182,7 @@ void forward_row(const Forward& f, int n, int y) {
 // ix + pad_left = ox * S + kx of dot(d_out[n, oy, ox, :], filter[ky, kx, i, :]): vector partial sums over the
 // output channels, one accumulator per (pixel, i), reduced across lanes at the end (sum_lanes8).
 
-struct Backward {
-    const float* d_out;
-    float* d_in;
-    const float* filter;
-    const ConvGeometry& g;
-    bool overwrite;
-    const float* gate;  // null, or laid out as d_in (overwrite only)
-    float gate_hi;
-};
+using Backward = First3x3Backward;  // nn/conv2d_first_3x3_planar.h
 
 struct OutRows {  // the d_out rows (at column 0) an input row receives from, and the kernel row ky of each
     const float* row[3] = {};
@@ -377,8 +369,8 @@ void first_3x3_forward(float* out, const float* in, const float* filter, const f
 
 void first_3x3_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
                               bool overwrite, const float* gate, float gate_hi) {
-    if (first_3x3_planar_applies(g)) return first_3x3_planar_backward_input(d_in, d_out, filter, g, overwrite, gate, gate_hi);
     const Backward b{d_out, d_in, filter, g, overwrite, overwrite ? gate : nullptr, gate_hi};
+    if (first_3x3_planar_applies(g)) return first_3x3_planar_backward_input(b);
     const GatherRowFn row = kGatherRow[g.in_c - 1][g.stride_h - 1];
     const int64_t work = int64_t(g.batch) * g.out_h * g.out_w * g.out_c * 9 * g.in_c;
     // Threads take input rows: each d_in value is written by one thread, in a fixed order.

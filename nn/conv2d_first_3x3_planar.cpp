@@ -31,34 +31,27 @@ constexpr int kMaxC = 4;                     // input channels (as conv2d_first_
 constexpr int64_t kRingBytes = 64 * 1024;    // the two transposed d_out rows a thread keeps on its stack
 constexpr int kRowsPerRun = 16;              // input rows a thread takes at a time (one extra transpose per run)
 
-struct Planar {
-    const float* d_out;
-    float* d_in;
-    const float* filter;
-    const ConvGeometry& g;
-    bool overwrite;
-    const float* gate;  // null, or laid out as d_in (overwrite only)
-    float gate_hi;
-    int64_t pairs;         // j = 0 .. pairs - 1: the column pairs (q = 2j, 2j + 1) of an input row
-    int64_t plane_floats;  // floats per transposed plane: 1 + pairs rounded up to kLanes, and slack
-};
-
-Planar make_planar(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g, bool overwrite,
-                   const float* gate, float gate_hi) {
-    const int64_t pairs = (int64_t(g.in_w) + g.pad_left + 1) / 2;
-    const int64_t lanes_rounded = (std::max<int64_t>(pairs, g.out_w) + kLanes - 1) / kLanes * kLanes;
-    return {d_out, d_in, filter, g, overwrite, overwrite ? gate : nullptr, gate_hi, pairs, lanes_rounded + kLanes};
+// j = 0 .. pairs - 1: the column pairs (q = 2j, 2j + 1) of an input row.
+int64_t column_pairs(const ConvGeometry& g) { return (int64_t(g.in_w) + g.pad_left + 1) / 2; }
+// Floats per transposed plane: 1 + the pairs (or out_w) rounded up to kLanes, and slack.
+int64_t plane_floats_of(const ConvGeometry& g) {
+    return (std::max<int64_t>(column_pairs(g), g.out_w) + kLanes - 1) / kLanes * kLanes + kLanes;
 }
+
+struct Planar {
+    First3x3Backward b;
+    int64_t pairs, plane_floats;
+};
 
 // planes[o * plane_floats + 1 + ox] = d_out[n, oy, ox, o]; zeros at ox = -1 and from ox = out_w on.
 void transpose_row(const Planar& p, int n, int oy, float* planes) {
-    const ConvGeometry& g = p.g;
+    const ConvGeometry& g = p.b.g;
     for (int64_t o = 0; o < g.out_c; ++o) {
         float* plane = planes + o * p.plane_floats;
         plane[0] = 0.0f;
         std::fill(plane + 1 + g.out_w, plane + p.plane_floats, 0.0f);
     }
-    const float* row = p.d_out + (int64_t(n) * g.out_h + oy) * g.out_w * g.out_c;
+    const float* row = p.b.d_out + (int64_t(n) * g.out_h + oy) * g.out_w * g.out_c;
     pack_transposed(planes + 1, p.plane_floats, row, g.out_c, g.out_c, g.out_w);
 }
 
@@ -70,8 +63,8 @@ inline void store_value(float* dst, float s, const Planar& p) {
     if constexpr (kStore == Store::kAccumulate) *dst = *dst + s;
     if constexpr (kStore == Store::kOverwrite) *dst = s + 0.0f;
     if constexpr (kStore == Store::kGated) {
-        const float gate = p.gate[dst - p.d_in];
-        *dst = gate > 0.0f && gate < p.gate_hi ? s + 0.0f : 0.0f;
+        const float gate = p.b.gate[dst - p.b.d_in];
+        *dst = gate > 0.0f && gate < p.b.gate_hi ? s + 0.0f : 0.0f;
     }
 }
 
@@ -80,12 +73,12 @@ inline void store_value(float* dst, float s, const Planar& p) {
 // channels, in order; even q's value is sum0 + sum2.
 template <int C, Store kStore>
 void planar_block(const Planar& p, float* d_row, const float* const planes[2], const int ky[2], int count, int64_t j0) {
-    const int64_t oc = p.g.out_c;
+    const int64_t oc = p.b.g.out_c;
     Vec sum0[C], sum2[C], sum1[C];
     for (int i = 0; i < C; ++i) sum0[i] = sum2[i] = sum1[i] = zero();
     for (int r = 0; r < count; ++r) {
         const float* plane = planes[r] + j0;  // plane[1 + ox]: ox = j at + 1, ox = j - 1 at + 0
-        const float* tap = p.filter + int64_t(ky[r]) * 3 * C * oc;  // filter[ky, kx, i, o] at tap[(kx C + i) oc + o]
+        const float* tap = p.b.filter + int64_t(ky[r]) * 3 * C * oc;  // filter[ky, kx, i, o] at tap[(kx C + i) oc + o]
         for (int64_t o = 0; o < oc; ++o, plane += p.plane_floats, ++tap) {
             const Vec at_j = load(plane + 1), at_j_minus_1 = load(plane);
 #pragma GCC unroll 4
@@ -98,7 +91,7 @@ void planar_block(const Planar& p, float* d_row, const float* const planes[2], c
     }
     alignas(64) float value[2][C][kLanes];  // [q parity][i][j - j0]
     for (int i = 0; i < C; ++i) store(value[0][i], add(sum0[i], sum2[i])), store(value[1][i], sum1[i]);
-    const ConvGeometry& g = p.g;
+    const ConvGeometry& g = p.b.g;
     const int64_t x0 = 2 * j0 - g.pad_left;  // the block's first x (q = 2 j0)
     if (x0 >= 0 && x0 + 2 * kLanes <= g.in_w) {  // every column inside the row
         float* dst = d_row + x0 * C;
@@ -118,7 +111,7 @@ void planar_block(const Planar& p, float* d_row, const float* const planes[2], c
 // Input rows [row0, row1) of the flattened (n, iy) range, the transposed d_out rows in a ring of two slots.
 template <int C, Store kStore>
 void planar_rows(const Planar& p, int64_t row0, int64_t row1) {
-    const ConvGeometry& g = p.g;
+    const ConvGeometry& g = p.b.g;
     alignas(64) float ring[kRingBytes / sizeof(float)];
     int ring_n[2] = {-1, -1}, ring_oy[2] = {-1, -1};
     auto transposed = [&](int n, int oy) {
@@ -137,15 +130,15 @@ void planar_rows(const Planar& p, int64_t row0, int64_t row1) {
             ky[count] = k;
             planes[count++] = transposed(n, t / 2);  // at most two rows, whose oy differ by one: different slots
         }
-        float* d_row = p.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * C;
+        float* d_row = p.b.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * C;
         for (int64_t j0 = 0; j0 < p.pairs; j0 += kLanes) planar_block<C, kStore>(p, d_row, planes, ky, count, j0);
     }
 }
 
 template <int C>
 void planar_rows_of(const Planar& p, int64_t row0, int64_t row1) {
-    if (!p.overwrite) planar_rows<C, Store::kAccumulate>(p, row0, row1);
-    else if (p.gate) planar_rows<C, Store::kGated>(p, row0, row1);
+    if (!p.b.overwrite) planar_rows<C, Store::kAccumulate>(p, row0, row1);
+    else if (p.b.gate) planar_rows<C, Store::kGated>(p, row0, row1);
     else planar_rows<C, Store::kOverwrite>(p, row0, row1);
 }
 
@@ -153,14 +146,12 @@ void planar_rows_of(const Planar& p, int64_t row0, int64_t row1) {
 
 bool first_3x3_planar_applies(const ConvGeometry& g) {
     if (g.stride_h != 2 || g.stride_w != 2 || g.in_c < 1 || g.in_c > kMaxC) return false;
-    const int64_t pairs = (int64_t(g.in_w) + g.pad_left + 1) / 2;
-    const int64_t plane = (std::max<int64_t>(pairs, g.out_w) + kLanes - 1) / kLanes * kLanes + kLanes;
-    return 2 * g.out_c * plane * int64_t(sizeof(float)) <= kRingBytes;
+    return 2 * g.out_c * plane_floats_of(g) * int64_t(sizeof(float)) <= kRingBytes;
 }
 
-void first_3x3_planar_backward_input(float* d_in, const float* d_out, const float* filter, const ConvGeometry& g,
-                                     bool overwrite, const float* gate, float gate_hi) {
-    const Planar p = make_planar(d_in, d_out, filter, g, overwrite, gate, gate_hi);
+void first_3x3_planar_backward_input(const First3x3Backward& b) {
+    const ConvGeometry& g = b.g;
+    const Planar p{b, column_pairs(g), plane_floats_of(g)};
     const int64_t rows = int64_t(g.batch) * g.in_h, runs = (rows + kRowsPerRun - 1) / kRowsPerRun;
     const int64_t work = int64_t(g.batch) * g.out_h * g.out_w * g.out_c * 9 * g.in_c;
     // Each d_in row is written by the one thread that takes its run, in a fixed order whatever the thread count.
@@ -182,7 +173,7 @@ void first_3x3_planar_backward_input(float* d_in, const float* d_out, const floa
 
 namespace ec {
 bool first_3x3_planar_applies(const ConvGeometry&) { return false; }
-void first_3x3_planar_backward_input(float*, const float*, const float*, const ConvGeometry&, bool, const float*, float) {}
+void first_3x3_planar_backward_input(const First3x3Backward&) {}
 }  // namespace ec
 
 #endif
