@@ -30,6 +30,27 @@ void gemm_kernel_pack_b(float* dst, const float* b, int64_t ldb, bool b_transpos
 #ifdef EC_SIMD
 // The micro-kernel's panel width: two vectors.
 constexpr int kGemmPanelCols = 2 * simd::kLanes;
+// Rows of a micro-tile: 2 kGemmMicroRows accumulators (of 32 or 16 registers).
+constexpr int kGemmMicroRows = simd::kLanes == 16 ? 12 : 6;
+// The inner-dimension block: a B panel of kGemmInnerBlock x kGemmPanelCols floats (16 KB) stays in L1. Each
+// output's sum is an fma chain from 0 per block, the blocks added in order.
+constexpr int64_t kGemmInnerBlock = 4096 / kGemmPanelCols;
+
+// One product as gemm_kernel was given it: A[i, p] = a[i * a_row + p * a_col], B as b_layout says.
+struct GemmProblem {
+    float* c;
+    int64_t ldc;
+    const float* a;
+    int64_t a_row, a_col;
+    const float* b;
+    int64_t ldb;
+    GemmB b_layout;
+    int64_t m, n, k;
+    GemmEpilogue epilogue;
+};
+// Fewer rows than a micro-tile with an unpacked B (nn/gemm_row_stream.cpp): B streamed along its rows, or only
+// A's nonzero columns read. Returns false, doing nothing, where the tiles serve better.
+bool gemm_row_stream(const GemmProblem& pr, int threads);
 // dst[p * dst_stride + j] = src[j * ld + p] for p < rows, j < cols: columns j of a B stored transposed (its rows)
 // laid out as the rows the micro-kernel loads (nn/gemm_pack.cpp: 8 x 8 register transposes, scalar edges).
 void pack_transposed(float* dst, int64_t dst_stride, const float* src, int64_t ld, int64_t rows, int64_t cols);

@@ -52,6 +52,8 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
 // so a whole vector's bits can always be read). select_open_bits: x itself where open (no + 0), +0 elsewhere.
 inline Vec select_open_bits(Vec x, GateMask open) { return _mm512_maskz_mov_ps(Mask(gate_mask_word(open)), x); }
 inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
+// Bit k set where lane k is not 0 (NaN is not 0).
+inline uint32_t nonzero_lanes(Vec x) { return _mm512_cmp_ps_mask(x, zero(), _CMP_NEQ_UQ); }
 #else
 constexpr int kLanes = 8;
 using Vec = __m256;
@@ -78,6 +80,7 @@ inline Vec select_open_bits(Vec x, GateMask open) {  // lane k open where bit k 
     return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(word, lane_bit), lane_bit)), x);
 }
 inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
+inline uint32_t nonzero_lanes(Vec x) { return uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(x, zero(), _CMP_NEQ_UQ))); }
 #endif
 
 }  // namespace ec::simd

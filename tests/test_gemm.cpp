@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "nn/gemm.h"
@@ -129,4 +131,62 @@ TEST_CASE("gemm: a product of few rows equals, bit for bit (SIMD builds), the sa
                 ec::test::check_batch_independent("rows", got, ec::FloatBuffer(want.begin(), want.begin() + got.size()), 1e-4f);
             }
         }
+}
+
+TEST_CASE("gemm: steps where all of a micro-tile's rows of A are 0 are skipped, the sums the same bit for bit") {
+    // A as a ReLU-gated gradient: some columns 0 in every row, some nonzero in one row only, dense columns, and one
+    // micro-tile whose whole second inner block is 0 (AVX-512 micro-tiles of 12 rows, inner blocks of 128). Each
+    // row is also multiplied alone, where nothing is skipped (a micro-tile of one row), and must give the same bits.
+    ec::test::Rng rng(5);
+    const int m = 100, n = 70, k = 300;
+    auto a = ec::test::random_vector<float>(rng, size_t(m) * k);
+    for (int i = 0; i < m; ++i)
+        for (int p = 0; p < k; ++p) {
+            const bool zero = p % 3 == 0 || (p % 3 == 1 && i != p % m) || (i >= 12 && i < 24 && p >= 128 && p < 256);
+            if (zero) a[size_t(i) * k + p] = 0.0f;
+        }
+    const auto b = ec::test::random_vector<float>(rng, size_t(k) * n);
+    const auto bias = ec::test::random_vector<float>(rng, size_t(n));
+    const auto start = ec::test::random_vector<float>(rng, size_t(m) * n);
+    std::vector<float> packed(size_t(ec::gemm_packed_b_floats(k, n)));
+    if (!packed.empty()) ec::gemm_pack_b(packed.data(), ec::GemmInput{b.data(), k, n, n});
+    std::vector<float> bt(size_t(n) * k);  // B transposed, as an input gradient reads a filter
+    for (int p = 0; p < k; ++p)
+        for (int j = 0; j < n; ++j) bt[size_t(j) * k + p] = b[size_t(p) * n + j];
+    std::vector<ec::GemmInput> layouts = {ec::GemmInput{b.data(), k, n, n}, ec::GemmInput{bt.data(), n, k, k, true}};
+    if (!packed.empty()) layouts.push_back(ec::GemmInput{packed.data(), k, n, n, false, true});
+    for (size_t layout = 0; layout < layouts.size(); ++layout)
+        for (bool accumulate : {false, true}) {
+            INFO("B layout " << layout << " accumulate " << accumulate);
+            ec::GemmEpilogue ep;
+            ep.accumulate = accumulate, ep.bias = accumulate ? nullptr : bias.data(), ep.lo = -3.0f, ep.hi = 3.0f;
+            ec::FloatBuffer got(start.begin(), start.end()), want(start.begin(), start.end());
+            ec::gemm(got.data(), n, ec::GemmInput{a.data(), m, k, k}, layouts[layout], ep);
+            for (int i = 0; i < m; ++i)
+                ec::gemm(want.data() + size_t(i) * n, n, ec::GemmInput{a.data() + size_t(i) * k, 1, k, k}, layouts[layout], ep);
+            ec::test::check_batch_independent("skipped zero steps", got, want, 1e-5f);
+            // And the naive sums.
+            std::vector<float> naive(size_t(m) * n);
+            for (int i = 0; i < m; ++i)
+                for (int j = 0; j < n; ++j) {
+                    double sum = accumulate ? start[size_t(i) * n + j] : bias[size_t(j)];
+                    for (int p = 0; p < k; ++p) sum += double(a[size_t(i) * k + p]) * double(b[size_t(p) * n + j]);
+                    naive[size_t(i) * n + j] = float(std::min(3.0, std::max(-3.0, sum)));
+                }
+            ec::test::check_close_rel_max("naive", got.data(), naive.data(), int64_t(naive.size()), 1e-5f);
+        }
+    // A NaN is not 0: at a column that is 0 in every other row, it reaches its row's every output and no other.
+    a[size_t(50) * k + 3] = std::numeric_limits<float>::quiet_NaN();
+    for (const ec::GemmInput& gb : layouts) {
+        std::vector<float> out(size_t(m) * n);
+        ec::gemm(out.data(), n, ec::GemmInput{a.data(), m, k, k}, gb, false);
+        int nan_rows = 0;
+        for (int i = 0; i < m; ++i) {
+            const int nans = int(std::count_if(out.begin() + i * n, out.begin() + (i + 1) * n, [](float v) { return std::isnan(v); }));
+            CHECK((nans == 0 || nans == n));
+            nan_rows += nans == n;
+            if (i == 50) CHECK(nans == n);
+        }
+        CHECK(nan_rows == 1);
+    }
 }
