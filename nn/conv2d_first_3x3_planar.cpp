@@ -8,7 +8,8 @@
 // (input channel, tap) is one FMA with the filter value broadcast: no reduction across lanes, which the gather of
 // conv2d_first_3x3.cpp needs once per input pixel. Measured (Google Benchmark, 1 thread, AVX-512 Xeon, alternating
 // the builds): 224 x 224 x 3 -> 32 0.50-0.61 -> 0.40 ms, 192 x 192 x 3 -> 24 0.38-0.43 -> 0.20 ms; the
-// transposes are a quarter of its time. Threads take runs of input rows; a run transposes each d_out row it reads
+// transposes are a quarter of its time. Then (probe, fastest of 500 runs, alternating) 0.34 -> 0.29 ms: two
+// column blocks share the filter broadcasts, and three-channel blocks are stored as 6 vectors (AVX-512 permutes). Threads take runs of input rows; a run transposes each d_out row it reads
 // once (a ring of two, on the stack).
 #include "nn/conv2d_first_3x3_planar.h"
 
@@ -68,31 +69,55 @@ inline void store_value(float* dst, float s, const Planar& p) {
     }
 }
 
-// Columns j0 .. j0 + kLanes - 1 of input row (n, iy) from `count` transposed d_out rows (kernel rows ky[]): per
-// input channel i three sums, kx = 0 and 2 (even q) and kx = 1 (odd q), each over the rows, then the output
-// channels, in order; even q's value is sum0 + sum2.
-template <int C, Store kStore>
-void planar_block(const Planar& p, float* d_row, const float* const planes[2], const int ky[2], int count, int64_t j0) {
-    const int64_t oc = p.b.g.out_c;
-    Vec sum0[C], sum2[C], sum1[C];
-    for (int i = 0; i < C; ++i) sum0[i] = sum2[i] = sum1[i] = zero();
-    for (int r = 0; r < count; ++r) {
-        const float* plane = planes[r] + j0;  // plane[1 + ox]: ox = j at + 1, ox = j - 1 at + 0
-        const float* tap = p.b.filter + int64_t(ky[r]) * 3 * C * oc;  // filter[ky, kx, i, o] at tap[(kx C + i) oc + o]
-        for (int64_t o = 0; o < oc; ++o, plane += p.plane_floats, ++tap) {
-            const Vec at_j = load(plane + 1), at_j_minus_1 = load(plane);
-#pragma GCC unroll 4
-            for (int i = 0; i < C; ++i) {
-                sum0[i] = fma(at_j, broadcast(tap[i * oc]), sum0[i]);
-                sum1[i] = fma(at_j, broadcast(tap[(C + i) * oc]), sum1[i]);
-                sum2[i] = fma(at_j_minus_1, broadcast(tap[(2 * C + i) * oc]), sum2[i]);
-            }
+#if defined(__AVX512F__)
+// The block's 2 kLanes pixels of three channels as they lie in the row: pixel 2t + parity, channel i from lane t
+// of value[3 parity + i]. Output vector v's lane e is value (16 v + e) / 6 of source (16 v + e) % 6: one
+// permute per (v, source) under a mask, instead of 96 scalar stores (which were 45 % of the kernel's time:
+// 224 x 224 x 3 <- 32, 0.54 -> 0.30 ms with them left out, measured).
+struct Interleave3 {
+    alignas(64) int32_t lane[6][16];
+    uint16_t from[6][6];
+};
+constexpr Interleave3 make_interleave3() {
+    Interleave3 t{};
+    for (int v = 0; v < 6; ++v)
+        for (int e = 0; e < 16; ++e) {
+            t.lane[v][e] = (16 * v + e) / 6;
+            t.from[v][(16 * v + e) % 6] = uint16_t(t.from[v][(16 * v + e) % 6] | (1u << e));
         }
+    return t;
+}
+constexpr Interleave3 kInterleave3 = make_interleave3();
+
+template <Store kStore>
+void store_interleaved3(float* dst, const Vec value[6]) {
+    for (int v = 0; v < 6; ++v) {
+        const __m512i lane = _mm512_load_si512(kInterleave3.lane[v]);
+        Vec x = zero();
+        for (int source = 0; source < 6; ++source)
+            x = _mm512_mask_permutexvar_ps(x, kInterleave3.from[v][source], lane, value[source]);
+        if constexpr (kStore == Store::kAccumulate) store(dst + 16 * v, add(load(dst + 16 * v), x));
+        else store(dst + 16 * v, add(x, zero()));
     }
-    alignas(64) float value[2][C][kLanes];  // [q parity][i][j - j0]
-    for (int i = 0; i < C; ++i) store(value[0][i], add(sum0[i], sum2[i])), store(value[1][i], sum1[i]);
+}
+#endif
+
+// Stores the block of columns j0 .. j0 + kLanes - 1 of input row d_row from its sums (planar_blocks); even q's
+// value is sum0 + sum2.
+template <int C, Store kStore>
+void store_block(const Planar& p, float* d_row, int64_t j0, const Vec sum0[C], const Vec sum1[C], const Vec sum2[C]) {
     const ConvGeometry& g = p.b.g;
     const int64_t x0 = 2 * j0 - g.pad_left;  // the block's first x (q = 2 j0)
+#if defined(__AVX512F__)
+    if constexpr (C == 3 && kStore != Store::kGated)
+        if (x0 >= 0 && x0 + 2 * kLanes <= g.in_w) {
+            const Vec value[6] = {add(sum0[0], sum2[0]), add(sum0[1], sum2[1]), add(sum0[2], sum2[2]),
+                                  sum1[0], sum1[1], sum1[2]};
+            return store_interleaved3<kStore>(d_row + x0 * C, value);
+        }
+#endif
+    alignas(64) float value[2][C][kLanes];  // [q parity][i][j - j0]
+    for (int i = 0; i < C; ++i) store(value[0][i], add(sum0[i], sum2[i])), store(value[1][i], sum1[i]);
     if (x0 >= 0 && x0 + 2 * kLanes <= g.in_w) {  // every column inside the row
         float* dst = d_row + x0 * C;
         for (int t = 0; t < kLanes; ++t)
@@ -106,6 +131,36 @@ void planar_block(const Planar& p, float* d_row, const float* const planes[2], c
             if (x < 0 || x >= g.in_w) continue;
             for (int i = 0; i < C; ++i) store_value<kStore>(d_row + x * C + i, value[parity][i][t], p);
         }
+}
+
+// NB blocks of kLanes columns from j0 of input row (n, iy) from `count` transposed d_out rows (kernel rows ky[]):
+// per block and input channel i three sums, kx = 0 and 2 (even q) and kx = 1 (odd q), each over the rows, then
+// the output channels, in order. Two blocks share each filter value's broadcast: per output channel 4 vector
+// loads and 9 broadcasts feed 18 FMAs instead of 2 and 9 feeding 9 (the loads, not the FMAs, bound one block).
+template <int C, Store kStore, int NB>
+void planar_blocks(const Planar& p, float* d_row, const float* const planes[2], const int ky[2], int count, int64_t j0) {
+    const int64_t oc = p.b.g.out_c;
+    Vec sum0[NB][C], sum2[NB][C], sum1[NB][C];
+    for (int b = 0; b < NB; ++b)
+        for (int i = 0; i < C; ++i) sum0[b][i] = sum2[b][i] = sum1[b][i] = zero();
+    for (int r = 0; r < count; ++r) {
+        const float* plane = planes[r] + j0;  // plane[1 + ox]: ox = j at + 1, ox = j - 1 at + 0
+        const float* tap = p.b.filter + int64_t(ky[r]) * 3 * C * oc;  // filter[ky, kx, i, o] at tap[(kx C + i) oc + o]
+        for (int64_t o = 0; o < oc; ++o, plane += p.plane_floats, ++tap) {
+            Vec at_j[NB], at_j_minus_1[NB];
+            for (int b = 0; b < NB; ++b) at_j[b] = load(plane + b * kLanes + 1), at_j_minus_1[b] = load(plane + b * kLanes);
+#pragma GCC unroll 4
+            for (int i = 0; i < C; ++i) {
+                const Vec w0 = broadcast(tap[i * oc]), w1 = broadcast(tap[(C + i) * oc]), w2 = broadcast(tap[(2 * C + i) * oc]);
+                for (int b = 0; b < NB; ++b) {
+                    sum0[b][i] = fma(at_j[b], w0, sum0[b][i]);
+                    sum1[b][i] = fma(at_j[b], w1, sum1[b][i]);
+                    sum2[b][i] = fma(at_j_minus_1[b], w2, sum2[b][i]);
+                }
+            }
+        }
+    }
+    for (int b = 0; b < NB; ++b) store_block<C, kStore>(p, d_row, j0 + b * kLanes, sum0[b], sum1[b], sum2[b]);
 }
 
 // Input rows [row0, row1) of the flattened (n, iy) range, the transposed d_out rows in a ring of two slots.
@@ -131,7 +186,9 @@ void planar_rows(const Planar& p, int64_t row0, int64_t row1) {
             planes[count++] = transposed(n, t / 2);  // at most two rows, whose oy differ by one: different slots
         }
         float* d_row = p.b.d_in + (int64_t(n) * g.in_h + iy) * g.in_w * C;
-        for (int64_t j0 = 0; j0 < p.pairs; j0 += kLanes) planar_block<C, kStore>(p, d_row, planes, ky, count, j0);
+        int64_t j0 = 0;
+        for (; j0 + kLanes < p.pairs; j0 += 2 * kLanes) planar_blocks<C, kStore, 2>(p, d_row, planes, ky, count, j0);
+        if (j0 < p.pairs) planar_blocks<C, kStore, 1>(p, d_row, planes, ky, count, j0);
     }
 }
 

@@ -141,8 +141,9 @@ TEST_CASE("first-layer 3x3 kernels match the naive reference on a sweep of geome
     struct Size {
         int batch, h, w;
     };
-    // Odd and even; wide enough for every group size and a remainder; narrow (no interior group); one pixel.
-    const Size sizes[] = {{1, 9, 29}, {3, 8, 30}, {1, 4, 3}, {2, 1, 1}, {3, 2, 7}};
+    // Odd and even; wide enough for every group size and a remainder; narrow (no interior group); one pixel; at
+    // stride 2, two blocks of the planar kernel's columns at once, the second past the row's end.
+    const Size sizes[] = {{1, 9, 29}, {3, 8, 30}, {1, 4, 3}, {2, 1, 1}, {3, 2, 7}, {1, 5, 61}};
     const std::pair<Padding, const char*> paddings[] = {
         {Padding::Same, "same"}, {Padding::Valid, "valid"}, {Padding::Explicit, "pads 2/1/0/2"}};
     int cases = 0;
@@ -159,7 +160,7 @@ TEST_CASE("first-layer 3x3 kernels match the naive reference on a sweep of geome
                                         g);
                         ++cases;
                     }
-    CHECK(cases == 4 * 7 * 2 * (3 * 5 - 2));
+    CHECK(cases == 4 * 7 * 2 * (3 * 6 - 2));
 }
 
 TEST_CASE("first-layer 3x3 kernels at MobileNet shapes (threaded)") {
