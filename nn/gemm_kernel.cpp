@@ -186,8 +186,23 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
         } else if (pr.b_layout == GemmB::Packed) {  // j is a multiple of kNr: a panel's first column
             b = pr.b + (j / kNr) * pr.k * kNr + k0 * kNr, ldb = kNr;
         }
+        // Packed B with many rows (k0 outer, panels inner): the next block of B in that order, a contiguous 16 KB
+        // (the next panel's, or the first panel's at the next k0), is fetched into L2 a slice per micro-tile while
+        // this block's micro-kernels run. B is a layer's filter, last read a whole network ago: from L3. Measured
+        // (MobileNetV2 batch 1, Intel Xeon AVX-512, alternating builds): 1 thread forward 6.70-7.00 -> 6.03-6.19 ms,
+        // backward to the input 7.03-7.25 -> 6.30-6.40 ms; 2 threads forward 3.99-4.13 -> 3.91-3.97 ms, backward
+        // 4.34-4.46 -> 4.17-4.21 ms.
+        const bool next_panel = j + kNr < c1, next_block = next_panel || k0 + kKc < pr.k;
+        const bool prefetch = pr.b_layout == GemmB::Packed && r1 - r0 > kMr && next_block;
+        const int64_t next_j = next_panel ? j + kNr : c0, next_k0 = next_panel ? k0 : k0 + kKc;
+        const char* next = reinterpret_cast<const char*>(pr.b + (next_j / kNr) * pr.k * kNr + next_k0 * kNr);
+        const int64_t next_lines = std::min(kKc, pr.k - next_k0) * kNr * int64_t(sizeof(float)) / 64;
+        const int64_t micro_tiles = (r1 - r0 + kMr - 1) / kMr;
         for (int64_t i = r0; i < r1; i += kMr) {
             const int64_t t = (i - r0) / kMr;
+            if (prefetch)
+                for (int64_t line = t * next_lines / micro_tiles; line < (t + 1) * next_lines / micro_tiles; ++line)
+                    _mm_prefetch(next + line * 64, _MM_HINT_T1);
             const bool skip = skip_zeros && step_count[t] * 8 <= kc * 7;
             step.gate = gate_at(i), step.gate_mask = mask_at(i);
             pick_kernel(int(std::min<int64_t>(kMr, r1 - i)), cols, skip)(
