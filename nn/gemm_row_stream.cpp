@@ -1,5 +1,4 @@
-// The few-rows path of gemm_kernel (see gemm_kernel.h): with fewer rows of A than a micro-tile (a fully connected
-// layer, or MobileNet's 1x1 logits convolution, at batch 1-5) B is read once and nothing reuses it.
+// The few-rows path of gemm_kernel (see gemm_kernel.h).
 #include "nn/gemm_kernel.h"
 #include "nn/parallel.h"
 #include "nn/simd.h"
@@ -13,25 +12,21 @@ namespace {
 
 using namespace simd;
 
-constexpr int kMr = kGemmMicroRows;
-constexpr int kNr = kGemmPanelCols;
-constexpr int64_t kKc = kGemmInnerBlock;
-
-// With m < kMr (a fully connected layer, or MobileNet's 1x1 logits convolution, at batch 1-5) B is read once and
-// nothing reuses it, so the panel order above would walk B down its columns, one cache line per row and a new page
-// every row or so (FullyConnected 1280 -> 1001 took 0.6 ms for 5 MB of weights). Here B is read along its rows
-// instead: for each p, a chunk of up to kStreamCols columns of row p (kilobytes, so the prefetchers see long
-// runs), multiplied by A[r, p] into accumulators on the stack (L1). A dense transposed B goes to the tiled path,
-// whose panels read kNr rows of it along p. Every value is summed in the same order as micro_kernel sums it (an
-// fma chain over p from 0 per inner block, then + bias, + C, clamp), so results are bit-identical to the tiled
-// path's and do not depend on the batch size or the chunking.
+// With fewer rows than a micro-tile (a fully connected layer, or MobileNet's 1x1 logits convolution, at batch
+// 1-5) B is read once and nothing reuses it, so the tiles' panel order (gemm_kernel.cpp) would walk B down its
+// columns, one cache line per row and a new page every row or so (FullyConnected 1280 -> 1001 took 0.6 ms for 5 MB
+// of weights). Here B is read along its rows instead: for each p, a chunk of up to kStreamCols columns of row p
+// (kilobytes, so the prefetchers see long runs), multiplied by A[r, p] into accumulators on the stack (L1). A dense
+// transposed B goes to the tiled path, whose panels read kGemmPanelCols rows of it along p. Every value is summed
+// in the same order as the micro-kernel sums it (an fma chain over p from 0 per inner block, then + bias, + C,
+// clamp), so results are bit-identical to the tiled path's and do not depend on the batch size or the chunking.
 //
 // Sparse A: when at most 1 in kSparseRatio of A's columns p has a nonzero value (explain's backward starts
 // from a one-hot seed at the logits: d logit_c / d logits has one nonzero), the steps with A[., p] = 0 are
 // skipped and B's rows p are never read. fma(0, b, x) = x for a finite b, so the sums are the same (a -0 from an
 // underflowed product aside, which compares equal); a non-finite B value at a skipped p is not propagated.
 constexpr int64_t kSparseRatio = 16;
-constexpr int kStreamRowsMax = kMr - 1;
+constexpr int kStreamRowsMax = kGemmMicroRows - 1;
 constexpr int64_t kStreamCols = 1024;  // floats of each B row per step: 4 KB, one page
 
 // acc[r][0 .. cols) += A[r, p] B[p, c0 ..) for p in [p0, p1). Four rows of B per pass, so each accumulator is
@@ -111,9 +106,9 @@ void run_row_stream(const GemmProblem& pr, int64_t c0, int64_t c1, bool sparse) 
     const Vec lo = broadcast(ep.lo), hi = broadcast(ep.hi), gate_hi = broadcast(ep.gate_hi);
     const int64_t cols = c1 - c0, full_vectors = cols / kLanes, vectors = (cols + kLanes - 1) / kLanes;
     const Mask tail = first_lanes(int(cols % kLanes));
-    for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
-        const int64_t k1 = std::min(pr.k, k0 + kKc);
-        const bool first = k0 == 0, last_block = k0 + kKc >= pr.k;
+    for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kGemmInnerBlock) {
+        const int64_t k1 = std::min(pr.k, k0 + kGemmInnerBlock);
+        const bool first = k0 == 0, last_block = k0 + kGemmInnerBlock >= pr.k;
         for (int64_t r = 0; r < pr.m; ++r)
             for (int64_t v = 0; v < vectors; ++v) store(acc[r] + kLanes * v, zero());
         if (sparse) sparse_rows(acc, pr, k0, k1, c0, cols);
@@ -153,7 +148,7 @@ bool gemm_row_stream(const GemmProblem& pr, int threads) {
     // A packed B (read in panels) takes the tiles whatever the rows.
     if (pr.m > kStreamRowsMax || pr.b_layout == GemmB::Packed) return false;
     const bool sparse = a_is_sparse(pr);
-    if (pr.n <= kNr || (pr.b_layout == GemmB::Transposed && !sparse)) return false;
+    if (pr.n <= kGemmPanelCols || (pr.b_layout == GemmB::Transposed && !sparse)) return false;
     // Equal chunks of whole vectors, a multiple of the thread count, each at most kStreamCols wide.
     int64_t chunks = std::max<int64_t>(threads, (pr.n + kStreamCols - 1) / kStreamCols);
     chunks = (chunks + threads - 1) / threads * threads;
