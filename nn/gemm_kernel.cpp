@@ -136,7 +136,8 @@ int64_t nonzero_steps(const float* a, int64_t a_row, int rows, int64_t kc, uint8
     uint64_t words[kKc / 64] = {};
     for (int r = 0; r < rows; ++r)
         for (int64_t p = 0; p < kc; p += kLanes) {
-            const Vec x = p + kLanes <= kc ? load(a + r * a_row + p) : load(a + r * a_row + p, first_lanes(int(kc - p)));
+            const float* at = a + r * a_row + p;
+            const Vec x = p + kLanes <= kc ? load(at) : load(at, first_lanes(int(kc - p)));
             words[p / 64] |= uint64_t(nonzero_lanes(x)) << (p % 64);
         }
     int64_t count = 0;
@@ -195,8 +196,9 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
         const bool next_panel = j + kNr < c1, next_block = next_panel || k0 + kKc < pr.k;
         const bool prefetch = pr.b_layout == GemmB::Packed && r1 - r0 > kMr && next_block;
         const int64_t next_j = next_panel ? j + kNr : c0, next_k0 = next_panel ? k0 : k0 + kKc;
-        const char* next = reinterpret_cast<const char*>(pr.b + (next_j / kNr) * pr.k * kNr + next_k0 * kNr);
-        const int64_t next_lines = std::min(kKc, pr.k - next_k0) * kNr * int64_t(sizeof(float)) / 64;
+        const float* next_b = prefetch ? pr.b + (next_j / kNr) * pr.k * kNr + next_k0 * kNr : nullptr;
+        const char* next = reinterpret_cast<const char*>(next_b);
+        const int64_t next_lines = prefetch ? std::min(kKc, pr.k - next_k0) * kNr * int64_t(sizeof(float)) / 64 : 0;
         const int64_t micro_tiles = (r1 - r0 + kMr - 1) / kMr;
         for (int64_t i = r0; i < r1; i += kMr) {
             const int64_t t = (i - r0) / kMr;
@@ -218,9 +220,11 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
     if (r1 - r0 > kMr) {
         for (int64_t k0 = 0; k0 < pr.k || k0 == 0; k0 += kKc) {
             if (skip_zeros)
-                for (int64_t i = r0; i < r1; i += kMr)
-                    step_count[(i - r0) / kMr] = nonzero_steps(pr.a + i * pr.a_row + k0, pr.a_row, int(std::min<int64_t>(kMr, r1 - i)),
-                                                               std::min(kKc, pr.k - k0), steps[(i - r0) / kMr]);
+                for (int64_t i = r0; i < r1; i += kMr) {
+                    const int rows = int(std::min<int64_t>(kMr, r1 - i));
+                    const int64_t t = (i - r0) / kMr, kc = std::min(kKc, pr.k - k0);
+                    step_count[t] = nonzero_steps(pr.a + i * pr.a_row + k0, pr.a_row, rows, kc, steps[t]);
+                }
             for (int64_t j = c0; j < c1; j += kNr) block(k0, j);
         }
     } else {
