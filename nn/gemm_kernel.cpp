@@ -122,7 +122,6 @@ MicroKernel pick_kernel(int rows, int cols, bool steps) {
 // The lanes of the last vector of a `cols`-column micro-tile.
 Mask last_mask(int cols) { return first_lanes(cols > kLanes ? cols - kLanes : cols); }
 
-
 // A transposed B's panel B[k0 .. k0 + kc, j .. j + cols) copied into the row-major kc x kNr layout the
 // micro-kernel loads (16 KB per tile and inner block, reused by every row micro-tile of the tile).
 void pack_transposed_panel(float* panel, const GemmProblem& pr, int64_t k0, int64_t kc, int64_t j, int cols) {
