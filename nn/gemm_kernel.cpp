@@ -47,6 +47,10 @@ struct Step {
     GateMask gate_mask = {};  // or its mask (GemmEpilogue::gate_mask)
     int64_t ldg = 0;
     float gate_hi = 0;
+    // Lines of the next block of B to fetch into L2 (run_tile), one per step of the product: a burst of them
+    // stalls the core once the line fill buffers are full.
+    const char* prefetch = nullptr;
+    int64_t prefetch_lines = 0;
 };
 
 // C[MR x (kLanes (NV - 1) + width of the last vector)] op= A[MR x kc] x B[kc x ...]; `last` masks the last
@@ -61,7 +65,7 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[r][v] = zero();
-    for (int64_t t = 0; t < kc; ++t) {
+    auto step_at = [&](int64_t t) {
         const int64_t p = kSteps ? int64_t(steps[t]) : t;
         const float* brow = b + p * ldb;
         Vec bv[NV];
@@ -74,7 +78,16 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[r][v] = fma(av, bv[v], acc[r][v]);
         }
+    };
+    // One prefetched line per step while there are lines left (Step::prefetch), then the plain loop.
+    const int64_t prefetch_steps = std::min(kc, step.prefetch_lines);
+    int64_t t = 0;
+    for (; t < prefetch_steps; ++t) {
+        _mm_prefetch(step.prefetch + t * 64, _MM_HINT_T1);
+        step_at(t);
     }
+    for (; t < kc; ++t) step_at(t);
+    for (int64_t line = prefetch_steps; line < step.prefetch_lines; ++line) _mm_prefetch(step.prefetch + line * 64, _MM_HINT_T1);
     const Vec lo = broadcast(step.lo), hi = broadcast(step.hi), gate_hi = broadcast(step.gate_hi);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
@@ -191,7 +204,9 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
         // this block's micro-kernels run. B is a layer's filter, last read a whole network ago: from L3. Measured
         // (MobileNetV2 batch 1, Intel Xeon AVX-512, alternating builds): 1 thread forward 6.70-7.00 -> 6.03-6.19 ms,
         // backward to the input 7.03-7.25 -> 6.30-6.40 ms; 2 threads forward 3.99-4.13 -> 3.91-3.97 ms, backward
-        // 4.34-4.46 -> 4.17-4.21 ms.
+        // 4.34-4.46 -> 4.17-4.21 ms. The lines go out one per step of the micro-kernel (Step::prefetch): at 7 x 7
+        // (5 micro-tiles) a burst was 51 lines, and perf put 7 % of explain's work after the forward on the
+        // stalled prefetches; spread, explain's backward took 0.65-0.68 -> 0.56-0.60 ms (1 thread).
         const bool next_panel = j + kNr < c1, next_block = next_panel || k0 + kKc < pr.k;
         const bool prefetch = pr.b_layout == GemmB::Packed && r1 - r0 > kMr && next_block;
         const int64_t next_j = next_panel ? j + kNr : c0, next_k0 = next_panel ? k0 : k0 + kKc;
@@ -201,9 +216,9 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
         const int64_t micro_tiles = (r1 - r0 + kMr - 1) / kMr;
         for (int64_t i = r0; i < r1; i += kMr) {
             const int64_t t = (i - r0) / kMr;
-            if (prefetch)
-                for (int64_t line = t * next_lines / micro_tiles; line < (t + 1) * next_lines / micro_tiles; ++line)
-                    _mm_prefetch(next + line * 64, _MM_HINT_T1);
+            const int64_t first_line = prefetch ? t * next_lines / micro_tiles : 0;
+            step.prefetch = prefetch ? next + first_line * 64 : nullptr;
+            step.prefetch_lines = prefetch ? (t + 1) * next_lines / micro_tiles - first_line : 0;
             const bool skip = skip_zeros && step_count[t] * 8 <= kc * 7;
             step.gate = gate_at(i), step.gate_mask = mask_at(i);
             pick_kernel(int(std::min<int64_t>(kMr, r1 - i)), cols, skip)(
