@@ -214,11 +214,12 @@ void run_tile(const GemmProblem& pr, int64_t r0, int64_t r1, int64_t c0, int64_t
         const char* next = reinterpret_cast<const char*>(next_b);
         const int64_t next_lines = prefetch ? std::min(kKc, pr.k - next_k0) * kNr * int64_t(sizeof(float)) / 64 : 0;
         const int64_t micro_tiles = (r1 - r0 + kMr - 1) / kMr;
+        const int64_t lines_per_tile = (next_lines + micro_tiles - 1) / micro_tiles;  // one division per block
         for (int64_t i = r0; i < r1; i += kMr) {
             const int64_t t = (i - r0) / kMr;
-            const int64_t first_line = prefetch ? t * next_lines / micro_tiles : 0;
+            const int64_t first_line = std::min(next_lines, t * lines_per_tile);
             step.prefetch = prefetch ? next + first_line * 64 : nullptr;
-            step.prefetch_lines = prefetch ? (t + 1) * next_lines / micro_tiles - first_line : 0;
+            step.prefetch_lines = std::min(lines_per_tile, next_lines - first_line);
             const bool skip = skip_zeros && step_count[t] * 8 <= kc * 7;
             step.gate = gate_at(i), step.gate_mask = mask_at(i);
             pick_kernel(int(std::min<int64_t>(kMr, r1 - i)), cols, skip)(
