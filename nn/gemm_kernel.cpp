@@ -87,7 +87,8 @@ void micro_kernel(float* c, int64_t ldc, const float* a, int64_t a_row, int64_t 
         step_at(t);
     }
     for (; t < kc; ++t) step_at(t);
-    for (int64_t line = prefetch_steps; line < step.prefetch_lines; ++line) _mm_prefetch(step.prefetch + line * 64, _MM_HINT_T1);
+    for (int64_t line = prefetch_steps; line < step.prefetch_lines; ++line)  // fewer steps than lines (skipped zeros)
+        _mm_prefetch(step.prefetch + line * 64, _MM_HINT_T1);
     const Vec lo = broadcast(step.lo), hi = broadcast(step.hi), gate_hi = broadcast(step.gate_hi);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
