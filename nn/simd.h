@@ -52,8 +52,14 @@ inline Vec gate_open(Vec x, Vec gate, Vec hi) {
 // so a whole vector's bits can always be read). select_open_bits: x itself where open (no + 0), +0 elsewhere.
 inline Vec select_open_bits(Vec x, GateMask open) { return _mm512_maskz_mov_ps(Mask(gate_mask_word(open)), x); }
 inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
-// Bit k set where lane k is not 0 (NaN is not 0).
-inline uint32_t nonzero_lanes(Vec x) { return _mm512_cmp_ps_mask(x, zero(), _CMP_NEQ_UQ); }
+// The bitwise or of two vectors' bits, and bit k set where lane k's bits are not all 0 (-0 and NaN are not).
+inline Vec or_bits(Vec a, Vec b) {
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+inline uint32_t nonzero_bit_lanes(Vec x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    return _mm512_test_epi32_mask(bits, bits);
+}
 #else
 constexpr int kLanes = 8;
 using Vec = __m256;
@@ -80,7 +86,11 @@ inline Vec select_open_bits(Vec x, GateMask open) {  // lane k open where bit k 
     return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(word, lane_bit), lane_bit)), x);
 }
 inline Vec gate_open_bits(Vec x, GateMask open) { return select_open_bits(add(x, zero()), open); }
-inline uint32_t nonzero_lanes(Vec x) { return uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(x, zero(), _CMP_NEQ_UQ))); }
+inline Vec or_bits(Vec a, Vec b) { return _mm256_or_ps(a, b); }
+inline uint32_t nonzero_bit_lanes(Vec x) {
+    const __m256i zero_lanes = _mm256_cmpeq_epi32(_mm256_castps_si256(x), _mm256_setzero_si256());
+    return ~uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(zero_lanes))) & 0xFFu;
+}
 #endif
 
 }  // namespace ec::simd
