@@ -226,6 +226,17 @@ void acquire_grad(Session& s, int t, const Shape& shape) {
     acquire_buffer(s, s.grads[size_t(t)], s.grad_buffer_id[size_t(t)], shape);
 }
 
+void hand_over_grad(Session& s, int from, int to, const Shape& shape) {
+    if (s.grad_buffer_id.size() != s.grads.size()) s.grad_buffer_id.resize(s.grads.size(), 0);
+    Tensor& source = s.grads[size_t(from)];
+    Tensor& target = s.grads[size_t(to)];
+    target.data = std::move(source.data);
+    target.reshape_storage(shape);
+    s.grad_buffer_id[size_t(to)] = s.grad_buffer_id[size_t(from)];
+    source.data = FloatBuffer();
+    source.shape = Shape();
+}
+
 GateMask recorded_gate_mask(const Session& s, int t) {
     const bool masked = s.values[size_t(t)].data.empty() && size_t(t) < s.gate_masks.size() && !s.gate_masks[size_t(t)].empty();
     return masked ? GateMask(s.gate_masks[size_t(t)].data()) : GateMask();

@@ -102,6 +102,9 @@ void release_value(Session& s, int t);
 // The same for gradient buffers (backward, graph_run.cpp): values and gradients share the spare list.
 void acquire_grad(Session& s, int t, const Shape& shape);
 void release_grad(Session& s, int t);
+// Gives tensor `to` the gradient buffer of tensor `from` as it is (no copy), reshaped to `shape` (same numel);
+// `from`'s gradient becomes empty.
+void hand_over_grad(Session& s, int from, int to, const Shape& shape);
 // The gate mask the forward recorded for an activation's output whose value it did not keep (nn/gate_mask.h),
 // or null (the ops' backward and the band-fused blocks read it).
 GateMask recorded_gate_mask(const Session& s, int t);

@@ -222,6 +222,18 @@ std::vector<int> fused_backward_activations(const Graph& g, const Session& s, co
     return fused;
 }
 
+// Add passes its output's gradient to both inputs unchanged. When nothing else reads that gradient (not kept),
+// the first input whose gradient is still unwritten (and that the node reads once) can take the output's buffer
+// as it is once the op has copied it to the other input: one copy of a residual gradient fewer. Returns that
+// input, or -1.
+int add_input_taking_gradient(const Session& s, const Node& node, const std::vector<char>& state,
+                              const std::vector<char>& kept) {
+    if (node.op != OpKind::Add || kept[size_t(node.output)] || node.inputs[0] == node.inputs[1]) return -1;
+    for (int t : node.inputs)
+        if (state[size_t(t)] == kGradUnwritten && s.grads[size_t(t)].data.empty()) return t;
+    return -1;
+}
+
 }  // namespace
 
 int backward(const Graph& g, Session& s, const BackwardRequest& req) {
@@ -292,6 +304,8 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
         if (req.param_grads)
             for (int p : node.params)
                 if (p >= 0) { s.param_grads[p].reshape_storage(g.params[p].shape); s.param_grads[p].fill(0.0f); }
+        const int handed = add_input_taking_gradient(s, node, state, kept);
+        if (handed >= 0) state[size_t(handed)] = kGradNotWanted;  // the op writes the other input alone
         for (int t : node.inputs) take_buffer(t);
         if (fused[i] >= 0 && band_at[i] < 0) take_buffer(g.nodes[size_t(fused[i])].inputs[0]);
         zero_fill_repeated_inputs(s, node, state);
@@ -307,6 +321,10 @@ int backward(const Graph& g, Session& s, const BackwardRequest& req) {
             state[size_t(act.inputs[0])] = kGradAccumulate;
         } else {
             run_backward_node(g, s, node, state, req.param_grads);
+        }
+        if (handed >= 0) {
+            hand_over_grad(s, node.output, handed, g.tensors[size_t(handed)].shape.with_batch(s.batch));
+            state[size_t(handed)] = kGradAccumulate;
         }
         for (int t : node.inputs)
             if (state[size_t(t)] == kGradUnwritten) state[size_t(t)] = kGradAccumulate;  // written now
