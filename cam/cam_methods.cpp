@@ -97,13 +97,15 @@ constexpr int64_t kVectorisedParallelMin = 16 * kParallelMin;
 }  // namespace
 
 double dot_double(const float* a, const float* b, int64_t n) {
-    constexpr int kParts = 8;
+    constexpr int kParts = 32;
     double part[kParts] = {};
     int64_t k = 0;
     for (; k + kParts <= n; k += kParts)
         for (int j = 0; j < kParts; ++j) part[j] += double(a[k + j]) * double(b[k + j]);
     for (int j = 0; k < n; ++k, ++j) part[j] += double(a[k]) * double(b[k]);
-    return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+    for (int width = kParts / 2; width > 0; width /= 2)  // pairwise: part[j] += part[j + width]
+        for (int j = 0; j < width; ++j) part[j] += part[j + width];
+    return part[0];
 }
 
 Heatmap weighted_channel_sum(const FeatureMapView& act, const std::vector<float>& weights) {
