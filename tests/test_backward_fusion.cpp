@@ -396,3 +396,35 @@ TEST_CASE("gate masks on MobileNetV2: the input gradient after a masked forward 
     backward(m.graph, lean, req);
     CHECK(test::values_of(lean.grads[size_t(m.graph.inputs[0])]) == test::values_of(full.grads[size_t(m.graph.inputs[0])]));
 }
+
+TEST_CASE("backward: an Add that hands its output's gradient buffer to an input gives the gradients of copying it") {
+    // Without keep_inner_grads the Add `both` (head + shared) gives `head` its output's gradient buffer and copies
+    // it to `shared` alone (graph_run.cpp); with keep_inner_grads its output's gradient is kept, so it copies to
+    // both. The input gradients and parameter gradients must agree, at batch 2, on one thread and two.
+    std::mt19937 rng(31);
+    for (int dw_stride : {1, 2})
+        for (bool params : {false, true}) {
+            INFO("depthwise stride " << dw_stride << ", param_grads " << params);
+            Block r = block_net(rng, dw_stride);
+            const Shape xs = r.g.tensors[size_t(r.x)].shape.with_batch(2);
+            const Tensor x(xs, test::random_values(xs.numel(), rng, 1.0f));
+            const BackwardRequest copied{r.logits, one_hot_seed(Shape{2, 5}, {3, 1}), {r.x}, params, true};
+            BackwardRequest handed = copied;
+            handed.keep_inner_grads = false;
+            for (int threads : {1, 2}) {
+                const int before = omp_get_max_threads();
+                omp_set_num_threads(threads);
+                Session a, b;
+                forward(r.g, a, {&x});
+                backward(r.g, a, copied);
+                forward(r.g, b, {&x});
+                backward(r.g, b, handed);
+                omp_set_num_threads(before);
+                const std::vector<float> want = test::values_of(a.grads[size_t(r.x)]);
+                CHECK(test::max_abs(want.data(), int64_t(want.size())) > 0);
+                CHECK(test::values_of(b.grads[size_t(r.x)]) == want);
+                for (size_t p = 0; p < a.param_grads.size(); ++p)
+                    CHECK(test::values_of(b.param_grads[p]) == test::values_of(a.param_grads[p]));
+            }
+        }
+}
